@@ -1,0 +1,582 @@
+/**
+ * The stack config: its schema (the single source for validation, defaults, types and the README's
+ * config reference), the pure parser, and the one impure function that reads Pulumi config.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import {
+    arr,
+    bool,
+    ConfigIssue,
+    formatIssue,
+    Infer,
+    int,
+    map,
+    obj,
+    optional,
+    parseField,
+    str,
+    unknownKeyMessage,
+} from "./schema";
+
+/** The Pulumi project name; stack config keys are `k3s-buildkit:<key>`. */
+export const PROJECT = "k3s-buildkit";
+
+// ---- reusable field shapes --------------------------------------------------------------------
+
+const HOSTNAME_OR_IP = {
+    regex: /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[?[0-9A-Fa-f:.]+\]?)$/,
+    expected: "a DNS name or an IP address (like 10.0.0.5 or build-1.example.com)",
+};
+const HOST_NAME = {
+    regex: /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/,
+    expected: "a lowercase DNS label of at most 40 characters (a-z, 0-9, '-'), like \"server-1\"",
+};
+const UNIX_USER = {
+    regex: /^[a-z_][a-z0-9_-]{0,31}$/,
+    expected: "a Unix user name (lowercase letters, digits, '_' or '-', like \"ubuntu\")",
+};
+const HOST_KEY = {
+    regex: /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,3}$/,
+    expected: 'an OpenSSH public host key line like "ssh-ed25519 AAAAC3Nza…" (from ssh-keyscan, without the host name)',
+};
+const ABSOLUTE_PATH = {
+    regex: /^\/(?:[A-Za-z0-9._+@-]+\/?)*$/,
+    expected: "an absolute path of plain characters (A-Z a-z 0-9 . _ + @ - /), like /data/k3s",
+};
+const HTTP_URL = {
+    regex: /^https?:\/\/[^\s'"`$\\]+$/,
+    expected: "an http:// or https:// URL without spaces, quotes, '$' or backslashes",
+};
+const SHA256 = { regex: /^[0-9a-f]{64}$/, expected: "a sha256 checksum: 64 lowercase hex digits" };
+const REGISTRY_HOST = {
+    regex: /^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/,
+    expected: 'a registry host, optionally with a port, like "docker.io" or "10.0.0.9:5000"',
+};
+const PLATFORM = {
+    regex: /^linux\/(?:amd64|arm64|arm\/v[67]|386|ppc64le|s390x|riscv64)$/,
+    expected: 'a platform like "linux/amd64" or "linux/arm64"',
+};
+
+const version = (pattern: RegExp, example: string) => ({
+    regex: pattern,
+    expected: `a pinned release version like "${example}" ("latest" and ranges are not allowed: a preview must mean the same tomorrow)`,
+});
+
+/** Release versions pinned by default. Each was checked to exist as a release tag. */
+export const DEFAULT_VERSIONS = {
+    k3s: "v1.35.6+k3s1",
+    buildkit: "v0.33.1",
+    nerdctl: "2.4.1",
+} as const;
+
+// ---- the schema -------------------------------------------------------------------------------
+
+const bastion = obj(
+    {
+        address: str({ description: "Bastion host address.", pattern: HOSTNAME_OR_IP }),
+        port: int({ description: "Bastion SSH port.", default: 22, min: 1, max: 65535 }),
+        user: str({ description: "Bastion SSH user.", default: "root", pattern: UNIX_USER }),
+        hostKey: optional(str({ description: "Pinned bastion host key.", pattern: HOST_KEY })),
+    },
+    { description: "Reach the host through this SSH bastion (jump host); it uses the same private key." },
+);
+
+const host = obj(
+    {
+        name: str({ description: "Unique name of the host; used in resource names.", pattern: HOST_NAME }),
+        role: str({ description: "k3s role of the host.", enum: ["server", "agent"] as const, default: "server" }),
+        connection: str({
+            description: "How to reach the host: over SSH, or the machine that runs Pulumi.",
+            enum: ["ssh", "local"] as const,
+            default: "ssh",
+        }),
+        address: optional(str({ description: "IP address or DNS name to SSH to (ssh hosts only).", pattern: HOSTNAME_OR_IP })),
+        port: optional(int({ description: "SSH port (default: sshPort).", min: 1, max: 65535 })),
+        user: optional(str({ description: "SSH user (default: sshUser).", pattern: UNIX_USER })),
+        sudo: optional(
+            bool({
+                description:
+                    "Run scripts through passwordless `sudo -n` (default: true unless the user is root; for local hosts, unless Pulumi runs as root).",
+            }),
+        ),
+        hostKey: optional(str({ description: "Pinned SSH host key; without it the host key is not checked.", pattern: HOST_KEY })),
+        bastion: optional(bastion),
+        dialErrorLimit: int({
+            description: "SSH connection attempts before giving up (hosts still booting).",
+            default: 10,
+            min: 1,
+            max: 1000,
+        }),
+        dialTimeoutSeconds: int({ description: "Seconds per SSH connection attempt.", default: 15, min: 1, max: 600 }),
+    },
+    { description: "A machine to manage." },
+);
+
+const k3s = obj(
+    {
+        version: str({
+            description: "k3s release to install.",
+            default: DEFAULT_VERSIONS.k3s,
+            pattern: version(/^v\d+\.\d+\.\d+\+k3s\d+$/, DEFAULT_VERSIONS.k3s),
+        }),
+        installScriptUrl: str({ description: "URL of the k3s install script (a mirror of get.k3s.io).", default: "https://get.k3s.io", pattern: HTTP_URL }),
+        binaryBaseUrl: str({
+            description: "Base URL of k3s release downloads; `<base>/<version>/k3s` and `sha256sum-<arch>.txt` are fetched from it.",
+            default: "https://github.com/k3s-io/k3s/releases/download",
+            pattern: HTTP_URL,
+        }),
+        dataDir: str({ description: "k3s data directory (--data-dir).", default: "/data/k3s", pattern: ABSOLUTE_PATH }),
+        disable: arr(
+            str({
+                description: "A packaged component to disable.",
+                enum: ["traefik", "local-storage", "metrics-server", "servicelb", "coredns"] as const,
+            }),
+            { description: "Packaged components to disable (--disable).", default: ["traefik", "local-storage", "metrics-server"] },
+        ),
+        disableNetworkPolicy: bool({ description: "Disable the network policy controller.", default: true }),
+        disableCloudController: bool({ description: "Disable the cloud controller manager.", default: true }),
+        disableHelmController: bool({ description: "Disable the Helm controller.", default: true }),
+        tlsSans: arr(str({ description: "A name or address.", pattern: HOSTNAME_OR_IP }), {
+            description: "Extra names and addresses for the API server certificate (the server's address is always added).",
+            default: [],
+        }),
+    },
+    { description: "k3s on every host.", default: {} },
+);
+
+const buildkit = obj(
+    {
+        version: str({
+            description: "BuildKit release to install on hosts (and the default in-cluster image tag).",
+            default: DEFAULT_VERSIONS.buildkit,
+            pattern: version(/^v\d+\.\d+\.\d+$/, DEFAULT_VERSIONS.buildkit),
+        }),
+        downloadBaseUrl: str({
+            description: "Base URL of BuildKit release tarballs: `<base>/<version>/buildkit-<version>.linux-<arch>.tar.gz`.",
+            default: "https://github.com/moby/buildkit/releases/download",
+            pattern: HTTP_URL,
+        }),
+        sha256: map(str({ description: "Checksum of the tarball for this architecture.", pattern: SHA256 }), {
+            description: "Pinned tarball checksums by architecture (amd64, arm64); BuildKit publishes none.",
+            default: {},
+            keyPattern: { regex: /^(?:amd64|arm64)$/, expected: '"amd64" or "arm64"' },
+        }),
+        root: str({ description: "BuildKit state directory (buildkitd.toml `root`).", default: "/data/buildkit", pattern: ABSOLUTE_PATH }),
+        containerdNamespace: str({
+            description: "containerd namespace BuildKit builds into (k8s.io: images are visible to k3s pods).",
+            default: "k8s.io",
+            pattern: { regex: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, expected: "a containerd namespace name like k8s.io" },
+        }),
+        platforms: arr(str({ description: "A platform.", pattern: PLATFORM }), {
+            description: "Platforms the containerd worker builds for (empty: the host's own).",
+            default: [],
+        }),
+        gc: obj(
+            {
+                enabled: bool({ description: "Enable BuildKit garbage collection.", default: true }),
+                reservedSpace: optional(str({ description: "Space GC always keeps (e.g. \"10GB\").", pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "10GB" or a percentage like "10%"' } })),
+                maxUsedSpace: optional(str({ description: "Space above which GC runs (e.g. \"50GB\").", pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "50GB" or a percentage like "60%"' } })),
+                minFreeSpace: optional(str({ description: "Free disk space GC keeps (e.g. \"20%\").", pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "20GB" or a percentage like "20%"' } })),
+            },
+            { description: "BuildKit GC (v0.17+ keys).", default: {} },
+        ),
+        debug: bool({ description: "buildkitd debug logging.", default: false }),
+    },
+    { description: "BuildKit on every host, using k3s's containerd as its worker.", default: {} },
+);
+
+const nerdctl = obj(
+    {
+        enabled: bool({ description: "Install nerdctl on every host.", default: true }),
+        version: str({
+            description: "nerdctl release (minimal archive).",
+            default: DEFAULT_VERSIONS.nerdctl,
+            pattern: version(/^\d+\.\d+\.\d+$/, DEFAULT_VERSIONS.nerdctl),
+        }),
+        downloadBaseUrl: str({
+            description: "Base URL of nerdctl releases: `<base>/v<version>/nerdctl-<version>-linux-<arch>.tar.gz` and `SHA256SUMS`.",
+            default: "https://github.com/containerd/nerdctl/releases/download",
+            pattern: HTTP_URL,
+        }),
+    },
+    { description: "nerdctl on every host.", default: {} },
+);
+
+const registry = obj(
+    {
+        mirrors: arr(str({ description: "A mirror host.", pattern: REGISTRY_HOST }), {
+            description: "Mirrors tried before this registry.",
+            default: [],
+        }),
+        http: bool({ description: "The registry speaks plain HTTP.", default: false }),
+        insecure: bool({ description: "HTTPS with a certificate that is not verified.", default: false }),
+        ca: optional(str({ description: "PEM CA certificate that signs the registry's certificate." })),
+        username: optional(str({ description: "User name; the password goes in the secret registryPasswords." })),
+    },
+    { description: "Settings for one registry, keyed by its host." },
+);
+
+const cluster = obj(
+    {
+        enabled: bool({ description: "Run a buildkitd daemon inside the cluster.", default: true }),
+        namespace: str({
+            description: "Namespace of the in-cluster daemon and build Jobs.",
+            default: "buildkit",
+            pattern: { regex: /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, expected: "a Kubernetes namespace name (DNS label)" },
+        }),
+        replicas: int({ description: "buildkitd replicas.", default: 1, min: 1, max: 32 }),
+        mode: str({ description: "Security mode of the daemon.", enum: ["privileged", "rootless"] as const, default: "privileged" }),
+        imageRepository: str({
+            description: "Repository of the buildkit image (set a mirror here); the tag is the BuildKit version.",
+            default: "docker.io/moby/buildkit",
+            pattern: { regex: /^[a-z0-9.:/_-]+$/, expected: "an image repository like docker.io/moby/buildkit" },
+        }),
+        storageClass: optional(str({ description: "StorageClass for the state volume (default: a hostPath under the k3s data dir)." })),
+    },
+    { description: "The buildkitd daemon in the cluster.", default: {} },
+);
+
+const build = obj(
+    {
+        name: str({ description: "Unique build name.", pattern: HOST_NAME }),
+        context: obj(
+            {
+                git: optional(str({ description: "Git URL of the context.", pattern: { regex: /^(?:https?|ssh|git):\/\/\S+$|^git@\S+:\S+$/, expected: "a git URL" } })),
+                ref: optional(str({ description: "Git branch, tag or commit." })),
+                subdir: optional(str({ description: "Subdirectory of the repository." })),
+                url: optional(str({ description: "HTTP(S) tarball URL.", pattern: HTTP_URL })),
+                files: optional(map(str({ description: "File content." }), { description: "Inline files: path → content." })),
+            },
+            {
+                description: "Where the build context comes from: exactly one of git, url, files.",
+                checkObject: (c) => {
+                    const given = (["git", "url", "files"] as const).filter((k) => c[k] !== undefined);
+                    return given.length === 1
+                        ? []
+                        : [{ path: "", message: `set exactly one of git, url or files; got ${given.length === 0 ? "none" : given.join(" and ")}` }];
+                },
+            },
+        ),
+        dockerfile: str({ description: "Path of the Dockerfile inside the context.", default: "Dockerfile" }),
+        tags: arr(str({ description: "An image reference.", pattern: { regex: /^[a-z0-9][a-z0-9._:/@-]*$/, expected: "an image reference like registry.example.com/team/app:1.0" } }), {
+            description: "Image references to push.",
+            minItems: 1,
+        }),
+        target: optional(str({ description: "Dockerfile stage to build." })),
+        buildArgs: map(str({ description: "Value." }), { description: "Build arguments.", default: {} }),
+        platforms: arr(str({ description: "A platform.", pattern: PLATFORM }), { description: "Target platforms.", default: [] }),
+    },
+    { description: "An image build run as a Kubernetes Job." },
+);
+
+/** Every key of the stack config (namespace `k3s-buildkit`). */
+export const stackSchema = obj(
+    {
+        sshUser: str({ description: "Default SSH user for hosts.", default: "root", pattern: UNIX_USER }),
+        sshPort: int({ description: "Default SSH port for hosts.", default: 22, min: 1, max: 65535 }),
+        sshPrivateKey: optional(str({ description: "OpenSSH private key used for every SSH host and bastion.", secret: true })),
+        sshPrivateKeyPassphrase: optional(str({ description: "Passphrase of sshPrivateKey, if it is encrypted.", secret: true })),
+        kubeconfig: optional(str({ description: "Bring-your-own cluster: a kubeconfig used instead of a k3s server from hosts.", secret: true })),
+        hosts: arr(host, { description: "Machines to manage: k3s servers and agents.", default: [] }),
+        k3s,
+        buildkit,
+        nerdctl,
+        registries: map(registry, {
+            description: "Registries by host: mirrors, plain HTTP, TLS and user names.",
+            default: {},
+            keyPattern: REGISTRY_HOST,
+        }),
+        registryPasswords: optional(
+            map(str({ description: "Password or token." }), {
+                description: "Registry passwords by registry host (a secret object).",
+                secret: true,
+                keyPattern: REGISTRY_HOST,
+            }),
+        ),
+        cluster,
+        builds: arr(build, { description: "Image builds run as Kubernetes Jobs.", default: [] }),
+    },
+    { description: "Stack config." },
+);
+
+/** The validated stack config, defaults applied. Secret values are plain here; see {@link StackConfig}. */
+export type ParsedConfig = Infer<typeof stackSchema>;
+export type HostConfig = ParsedConfig["hosts"][number];
+
+/** Top-level keys whose value must be a Pulumi secret. */
+export const SECRET_KEYS: readonly string[] = Object.entries(stackSchema.fields)
+    .filter(([, f]) => f.secret === true)
+    .map(([k]) => k);
+
+/** Raw stack config: top-level key (without `k3s-buildkit:`) → the string Pulumi hands the program. */
+export interface RawConfig {
+    readonly values: Readonly<Record<string, string>>;
+    /** Keys that are stored as secrets. */
+    readonly secretKeys: ReadonlySet<string>;
+}
+
+/** Thrown when stack config is invalid; the message lists every problem, one per line. */
+export class ConfigError extends Error {
+    constructor(readonly issues: readonly ConfigIssue[]) {
+        super(
+            `invalid stack config (${issues.length} problem${issues.length === 1 ? "" : "s"}); nothing was changed:\n` +
+                issues.map((i) => `  - ${formatIssue(i)}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+/** Turns a raw string into the JSON value its schema kind expects; scalars stay strings when unparsable. */
+function decodeRaw(kind: string, raw: string): unknown {
+    switch (kind) {
+        case "string":
+            return raw;
+        case "integer":
+            return /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+        case "boolean":
+            return raw === "true" ? true : raw === "false" ? false : raw;
+        default:
+            return JSON.parse(raw) as unknown;
+    }
+}
+
+/** Whether Pulumi runs as root on this machine (decides sudo for local hosts). */
+export interface LocalFacts {
+    readonly runningAsRoot: boolean;
+}
+
+/**
+ * Validates raw stack config and applies defaults. Pure. Returns every problem at once, each with
+ * its key path; the config is returned only when there is none.
+ */
+export function parseConfig(raw: RawConfig, local: LocalFacts): { config?: ResolvedConfig; issues: ConfigIssue[] } {
+    const issues: ConfigIssue[] = [];
+    const decoded: Record<string, unknown> = {};
+    const known = Object.keys(stackSchema.fields);
+    for (const [key, text] of Object.entries(raw.values)) {
+        const field = (stackSchema.fields as Record<string, { kind: string } | undefined>)[key];
+        if (field === undefined) {
+            issues.push({ path: key, message: unknownKeyMessage(key, known) });
+            continue;
+        }
+        try {
+            decoded[key] = decodeRaw(field.kind, text);
+        } catch {
+            issues.push({ path: key, message: `is not valid JSON; set structured values in Pulumi.<stack>.yaml or with pulumi config set --path` });
+        }
+    }
+    for (const key of SECRET_KEYS) {
+        if (raw.values[key] !== undefined && !raw.secretKeys.has(key)) {
+            issues.push({ path: key, message: `must be stored as a secret; set it with: pulumi config set --secret ${key} …` });
+        }
+    }
+    const before = issues.length;
+    const parsed = parseField(stackSchema, decoded, "", issues) as ParsedConfig;
+    if (issues.length > before) return { issues };
+    issues.push(...crossCheck(parsed));
+    if (issues.length > 0) return { issues };
+    return { config: resolve(parsed, local), issues };
+}
+
+/** Rules that span several keys. */
+function crossCheck(c: ParsedConfig): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    const firstByName = new Map<string, number>();
+    let localIndex: number | undefined;
+    c.hosts.forEach((h, i) => {
+        const at = `hosts[${i}]`;
+        const seen = firstByName.get(h.name);
+        if (seen !== undefined) {
+            issues.push({ path: `${at}.name`, message: `"${h.name}" is already used by hosts[${seen}]; host names must be unique` });
+        } else {
+            firstByName.set(h.name, i);
+        }
+        if (h.connection === "ssh" && h.address === undefined) {
+            issues.push({ path: `${at}.address`, message: `is required when connection is "ssh": set the host's IP address or DNS name` });
+        }
+        if (h.connection === "local") {
+            for (const k of ["address", "port", "user", "hostKey", "bastion"] as const) {
+                if (h[k] !== undefined) {
+                    issues.push({ path: `${at}.${k}`, message: `is not used when connection is "local"; remove it, or set connection: ssh` });
+                }
+            }
+            if (localIndex !== undefined) {
+                issues.push({ path: `${at}.connection`, message: `only one host can be "local" (hosts[${localIndex}] already is)` });
+            }
+            localIndex ??= i;
+        }
+    });
+    if (c.hosts.length > 0 && c.hosts[0].role !== "server") {
+        issues.push({
+            path: "hosts[0].role",
+            message: `the first host must be a "server": it initialises the cluster, and agents and other servers join it`,
+        });
+    }
+    const firstSsh = c.hosts.findIndex((h) => h.connection === "ssh");
+    if (firstSsh >= 0 && c.sshPrivateKey === undefined) {
+        issues.push({
+            path: "sshPrivateKey",
+            message: `is required because hosts[${firstSsh}] connects over SSH; set it with: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`,
+        });
+    }
+    if (c.kubeconfig !== undefined && c.hosts.length > 0) {
+        issues.push({
+            path: "kubeconfig",
+            message: "set either kubeconfig (bring your own cluster) or hosts (the k3s server's kubeconfig is used), not both",
+        });
+    }
+    if (c.kubeconfig === undefined && c.hosts.length === 0) {
+        issues.push({
+            path: "hosts",
+            message: "no hosts and no kubeconfig: add at least one host (e.g. { name: local, connection: local }) or set the secret kubeconfig",
+        });
+    }
+    const names = new Set<string>();
+    c.builds.forEach((b, i) => {
+        if (names.has(b.name)) issues.push({ path: `builds[${i}].name`, message: `"${b.name}" is already used by another build; build names must be unique` });
+        names.add(b.name);
+    });
+    const passwords: Readonly<Record<string, string>> = c.registryPasswords ?? {};
+    for (const [hostName, r] of Object.entries(c.registries)) {
+        if (r.username !== undefined && passwords[hostName] === undefined) {
+            issues.push({
+                path: `registries[${JSON.stringify(hostName)}].username`,
+                message: `has no password; set it with: pulumi config set --secret --path 'registryPasswords["${hostName}"]' …`,
+            });
+        }
+        if (r.http && r.insecure) {
+            issues.push({
+                path: `registries[${JSON.stringify(hostName)}].insecure`,
+                message: "cannot be combined with http: true (insecure means HTTPS without certificate checks); keep only the one that matches the registry",
+            });
+        }
+    }
+    for (const hostName of Object.keys(passwords)) {
+        if (c.registries[hostName]?.username === undefined) {
+            issues.push({
+                path: `registryPasswords[${JSON.stringify(hostName)}]`,
+                message: `has no matching registries["${hostName}"].username; add the user name there or remove this password`,
+            });
+        }
+    }
+    return issues;
+}
+
+// ---- resolved config: what components consume --------------------------------------------------
+
+/** How to reach a host. Secret material is not here: see {@link StackConfig.secrets}. */
+export type ConnectionConfig =
+    | {
+          readonly kind: "ssh";
+          readonly host: string;
+          readonly port: number;
+          readonly user: string;
+          readonly sudo: boolean;
+          readonly hostKey?: string;
+          readonly bastion?: { readonly host: string; readonly port: number; readonly user: string; readonly hostKey?: string };
+          readonly dialErrorLimit: number;
+          readonly dialTimeoutSeconds: number;
+      }
+    | { readonly kind: "local"; readonly sudo: boolean };
+
+export interface ResolvedHost {
+    readonly name: string;
+    readonly role: "server" | "agent";
+    readonly connection: ConnectionConfig;
+}
+
+/** Validated config with host defaults resolved. Secret values are still plain strings here. */
+export interface ResolvedConfig extends Omit<ParsedConfig, "hosts"> {
+    readonly hosts: readonly ResolvedHost[];
+}
+
+function resolve(c: ParsedConfig, local: LocalFacts): ResolvedConfig {
+    const hosts = c.hosts.map((h): ResolvedHost => {
+        if (h.connection === "local") {
+            return { name: h.name, role: h.role, connection: { kind: "local", sudo: h.sudo ?? !local.runningAsRoot } };
+        }
+        const user = h.user ?? c.sshUser;
+        return {
+            name: h.name,
+            role: h.role,
+            connection: {
+                kind: "ssh",
+                host: h.address ?? "",
+                port: h.port ?? c.sshPort,
+                user,
+                sudo: h.sudo ?? user !== "root",
+                ...(h.hostKey === undefined ? {} : { hostKey: h.hostKey }),
+                ...(h.bastion === undefined
+                    ? {}
+                    : {
+                          bastion: {
+                              host: h.bastion.address,
+                              port: h.bastion.port,
+                              user: h.bastion.user,
+                              ...(h.bastion.hostKey === undefined ? {} : { hostKey: h.bastion.hostKey }),
+                          },
+                      }),
+                dialErrorLimit: h.dialErrorLimit,
+                dialTimeoutSeconds: h.dialTimeoutSeconds,
+            },
+        };
+    });
+    return { ...c, hosts };
+}
+
+// ---- the program's view: secrets as Outputs -----------------------------------------------------
+
+/** Secrets from stack config, each a secret Output. */
+export interface StackSecrets {
+    readonly sshPrivateKey?: pulumi.Output<string>;
+    readonly sshPrivateKeyPassphrase?: pulumi.Output<string>;
+    readonly kubeconfig?: pulumi.Output<string>;
+    readonly registryPasswords: pulumi.Output<Record<string, string>>;
+}
+
+/** The stack config as components consume it: plain settings, and secrets wrapped as secret Outputs. */
+export interface StackConfig {
+    readonly settings: Omit<ResolvedConfig, "sshPrivateKey" | "sshPrivateKeyPassphrase" | "kubeconfig" | "registryPasswords">;
+    readonly secrets: StackSecrets;
+}
+
+/** Wraps secret values as secret Outputs and removes them from the plain settings. */
+export function toStackConfig(c: ResolvedConfig): StackConfig {
+    const { sshPrivateKey, sshPrivateKeyPassphrase, kubeconfig, registryPasswords, ...settings } = c;
+    return {
+        settings,
+        secrets: {
+            ...(sshPrivateKey === undefined ? {} : { sshPrivateKey: pulumi.secret(sshPrivateKey) }),
+            ...(sshPrivateKeyPassphrase === undefined ? {} : { sshPrivateKeyPassphrase: pulumi.secret(sshPrivateKeyPassphrase) }),
+            ...(kubeconfig === undefined ? {} : { kubeconfig: pulumi.secret(kubeconfig) }),
+            registryPasswords: pulumi.secret<Record<string, string>>(registryPasswords ?? {}),
+        },
+    };
+}
+
+/** `pulumi.runtime.isConfigSecret`: exported by the SDK's runtime but missing from its typings. */
+function isConfigSecret(fullKey: string): boolean {
+    const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    if (fn === undefined) throw new Error("@pulumi/pulumi no longer exports runtime.isConfigSecret; update loadStackConfig");
+    return fn(fullKey);
+}
+
+/**
+ * Reads the whole stack config from the Pulumi runtime and validates it. Throws {@link ConfigError},
+ * listing every problem, before any resource is created.
+ */
+export function loadStackConfig(): StackConfig {
+    const all = pulumi.runtime.allConfig();
+    const prefix = `${PROJECT}:`;
+    const values: Record<string, string> = {};
+    const secretKeys = new Set<string>();
+    for (const [fullKey, value] of Object.entries(all)) {
+        if (!fullKey.startsWith(prefix)) continue;
+        const key = fullKey.slice(prefix.length);
+        values[key] = value;
+        if (isConfigSecret(fullKey)) secretKeys.add(key);
+    }
+    const { config, issues } = parseConfig({ values, secretKeys }, { runningAsRoot: process.getuid?.() === 0 });
+    if (config === undefined) throw new ConfigError(issues);
+    return toStackConfig(config);
+}

@@ -1,0 +1,64 @@
+/**
+ * Install steps as `@pulumi/command` resources: a script fed on stdin to {@link runnerCommand},
+ * over SSH (`remote.Command`) or on the machine that runs Pulumi (`local.Command`).
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { type HostConnection, remoteConnectionArgs, runnerCommand } from "./connection";
+
+export interface HostCommandArgs {
+    readonly connection: HostConnection;
+    /** Script run on create (and on update when it changes), fed on stdin. */
+    readonly create: pulumi.Input<string>;
+    /**
+     * Script run on delete (`pulumi destroy`, or before a replacement). Omit for steps that leave
+     * nothing to undo. It must hold no secret: it is a plain string, see {@link deleteCommandLine}.
+     */
+    readonly delete?: string;
+    /** Values whose change re-runs the step (replacement). @default [] */
+    readonly triggers?: pulumi.Input<unknown[]>;
+    /**
+     * Set when the script carries a secret: output is not logged and stdout is kept secret.
+     * @default false
+     */
+    readonly secret?: boolean;
+}
+
+/**
+ * The command line for a delete step. The command provider feeds `stdin` to create and update only,
+ * so the (never secret) delete script is carried base64-encoded on the line and decoded into the
+ * runner's stdin.
+ */
+export function deleteCommandLine(script: string, sudo: boolean): string {
+    const b64 = Buffer.from(script, "utf8").toString("base64");
+    return `printf '%s' '${b64}' | base64 -d | { ${runnerCommand(sudo)}; }`;
+}
+
+/**
+ * One step on a host. The script travels on stdin; the command line is the fixed runner, so a failed
+ * step's error text (which quotes the command line) never contains a parameter or a secret.
+ */
+export function hostCommand(
+    name: string,
+    args: HostCommandArgs,
+    opts: pulumi.CustomResourceOptions,
+): command.remote.Command | command.local.Command {
+    const conn = args.connection;
+    const runner = runnerCommand(conn.config.sudo);
+    const stdin = args.secret === true ? pulumi.secret(args.create) : args.create;
+    const common = {
+        create: runner,
+        ...(args.delete === undefined ? {} : { delete: deleteCommandLine(args.delete, conn.config.sudo) }),
+        stdin,
+        ...(args.triggers === undefined ? {} : { triggers: args.triggers }),
+        ...(args.secret === true ? { logging: "none" as const } : {}),
+    };
+    const options: pulumi.CustomResourceOptions = {
+        ...opts,
+        ...(args.secret === true ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
+    };
+    if (conn.config.kind === "local") {
+        return new command.local.Command(name, { ...common, interpreter: ["/bin/sh", "-c"] }, options);
+    }
+    return new command.remote.Command(name, { ...common, connection: remoteConnectionArgs(conn) }, options);
+}

@@ -1,0 +1,33 @@
+# Preflight: runs first on every host. Fails early, with a message that says what to fix, when the
+# host cannot take the install. Prints `arch=<amd64|arm64>` for the download steps.
+# Fed on stdin to `bash -s` (as root, or through sudo -n) after `set -euo pipefail`.
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "k3s-buildkit preflight: scripts must run as root (got uid $(id -u)); connect as root or set sudo: true" >&2
+  exit 1
+fi
+if [ ! -d /run/systemd/system ]; then
+  echo "k3s-buildkit preflight: systemd is not running as init on $(hostname); k3s and BuildKit need a systemd host" >&2
+  exit 1
+fi
+missing=""
+for tool in tar sha256sum mktemp base64 systemctl; do
+  command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
+  missing="$missing curl-or-wget"
+fi
+if [ -n "$missing" ]; then
+  echo "k3s-buildkit preflight: missing tools on $(hostname):$missing (install them, e.g. apt-get install -y curl tar coreutils)" >&2
+  exit 1
+fi
+machine=$(uname -m)
+case "$machine" in
+  x86_64 | amd64) arch=amd64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *)
+    echo "k3s-buildkit preflight: unsupported architecture $machine on $(hostname); supported: x86_64 (amd64), aarch64 (arm64)" >&2
+    exit 1
+    ;;
+esac
+echo "arch=$arch"

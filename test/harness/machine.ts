@@ -1,0 +1,229 @@
+/**
+ * A real test host: Debian bookworm booted with `systemd-nspawn` (systemd as PID 1) running a real
+ * OpenSSH server on 127.0.0.1:<port>, with host and user keys generated for each run.
+ *
+ * The root filesystem is built once with debootstrap and cached as a tarball (about 45 s cold);
+ * each machine boots from a fresh copy of it (a few seconds). Needs root, `debootstrap`,
+ * `systemd-container` and `openssh-client` (see scripts/install-test-deps.sh).
+ *
+ * Users inside: `root`, `builder` (passwordless sudo) and `nosudo` (no sudo), all accepting the
+ * run's client key.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TransportTarget } from "../../components/host/connection";
+import { execScript } from "../../components/host/transport";
+
+/** Packages in the test rootfs; the cache key includes this list. */
+const PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "sudo", "curl", "ca-certificates", "procps"];
+const MIRROR = process.env.K3SBK_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
+const CACHE_DIR = process.env.K3SBK_CACHE_DIR ?? "/var/cache/k3s-buildkit-test";
+const WORK_DIR = process.env.K3SBK_MACHINE_DIR ?? "/var/tmp/k3s-buildkit-machines";
+
+function sh(cmd: string, args: string[], opts: { cwd?: string; input?: string } = {}): string {
+    return execFileSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], ...opts });
+}
+
+/** Checks the tools the harness needs and says how to get them. */
+export function assertHarnessPrerequisites(): void {
+    if (process.getuid?.() !== 0) throw new Error("the real-host tests need root (systemd-nspawn, debootstrap)");
+    const missing = ["debootstrap", "systemd-nspawn", "ssh-keygen", "tar"].filter((t) => {
+        try {
+            sh("sh", ["-c", `command -v ${t}`]);
+            return false;
+        } catch {
+            return true;
+        }
+    });
+    if (missing.length > 0) {
+        throw new Error(`missing ${missing.join(", ")}: run  sudo bash scripts/install-test-deps.sh`);
+    }
+}
+
+/** Path of the cached rootfs tarball, building it first if needed. */
+export function ensureRootfs(): string {
+    const key = createHash("sha256").update(PACKAGES.join(",")).update(MIRROR).digest("hex").slice(0, 12);
+    const tarball = join(CACHE_DIR, `bookworm-${key}.tar`);
+    if (existsSync(tarball)) return tarball;
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const build = mkdtempSync(join(CACHE_DIR, "build-"));
+    try {
+        const root = join(build, "rootfs");
+        sh("debootstrap", ["--variant=minbase", `--include=${PACKAGES.join(",")}`, "bookworm", root, MIRROR]);
+        // Users for the tests; sshd keys are replaced per machine.
+        sh("chroot", [root, "useradd", "--create-home", "--shell", "/bin/bash", "builder"]);
+        sh("chroot", [root, "useradd", "--create-home", "--shell", "/bin/bash", "nosudo"]);
+        writeFileSync(join(root, "etc/sudoers.d/builder"), "builder ALL=(ALL) NOPASSWD:ALL\n", { mode: 0o440 });
+        rmSync(join(root, "etc/machine-id"), { force: true });
+        writeFileSync(join(root, "etc/machine-id"), "");
+        sh("sh", ["-c", 'rm -f "$1"/etc/ssh/ssh_host_*', "sh", root]);
+        sh("tar", ["-C", root, "-cf", `${tarball}.tmp`, "."]);
+        renameSync(`${tarball}.tmp`, tarball);
+        return tarball;
+    } finally {
+        rmSync(build, { recursive: true, force: true });
+    }
+}
+
+/** Generates an ed25519 key pair; returns the private key and the public key line. */
+export function generateKey(dir: string, name: string, passphrase = ""): { privateKey: string; publicKey: string; path: string } {
+    const path = join(dir, name);
+    sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", path]);
+    return { privateKey: readFileSync(path, "utf8"), publicKey: readFileSync(`${path}.pub`, "utf8").trim(), path };
+}
+
+function portOpen(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const s = createConnection({ host: "127.0.0.1", port }, () => {
+            s.end();
+            resolve(true);
+        });
+        s.on("error", () => resolve(false));
+    });
+}
+
+/** A free TCP port on 127.0.0.1 in a range nothing else here uses. */
+async function freePort(): Promise<number> {
+    for (let i = 0; i < 50; i++) {
+        const port = 20000 + Math.floor(Math.random() * 20000);
+        if (!(await portOpen(port))) return port;
+    }
+    throw new Error("no free port found");
+}
+
+export interface Machine {
+    readonly name: string;
+    readonly root: string;
+    readonly port: number;
+    /** The client key every user accepts. */
+    readonly clientKey: { privateKey: string; publicKey: string; path: string };
+    /** The sshd host key (public line, `ssh-ed25519 AAAA…`). */
+    readonly hostKey: string;
+    /** A transport target for `user` (sudo for non-root users). */
+    target(user: "root" | "builder" | "nosudo", extra?: Partial<Extract<TransportTarget, { kind: "ssh" }>>): Extract<TransportTarget, { kind: "ssh" }>;
+    /** Every command line clients sent over SSH, in order (all users). */
+    commandLines(): string[];
+    /** Runs a shell command as root inside the machine (over SSH) and returns stdout; throws on failure. */
+    exec(command: string): Promise<string>;
+    stop(): Promise<void>;
+}
+
+/** Boots a fresh machine from the cached rootfs and waits until sshd answers and systemd is up. */
+export async function bootMachine(name: string): Promise<Machine> {
+    assertHarnessPrerequisites();
+    const tarball = ensureRootfs();
+    mkdirSync(WORK_DIR, { recursive: true });
+    const dir = mkdtempSync(join(WORK_DIR, `${name}-`));
+    const root = join(dir, "rootfs");
+    mkdirSync(root);
+    sh("tar", ["-C", root, "-xf", tarball]);
+    const keys = mkdtempSync(join(tmpdir(), "k3sbk-keys-"));
+    const clientKey = generateKey(keys, "client");
+    const host = generateKey(keys, "ssh_host_ed25519_key");
+    const port = await freePort();
+    writeFileSync(join(root, "etc/ssh/ssh_host_ed25519_key"), host.privateKey, { mode: 0o600 });
+    writeFileSync(join(root, "etc/ssh/ssh_host_ed25519_key.pub"), `${host.publicKey}\n`);
+    writeFileSync(
+        join(root, "etc/ssh/sshd_config.d/test.conf"),
+        `Port ${port}\nListenAddress 127.0.0.1\nHostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\n` +
+            `PermitRootLogin prohibit-password\nForceCommand /usr/local/sbin/record-command\n`,
+    );
+    // Every command line a client sends is recorded, so tests can prove no secret is ever on one.
+    writeFileSync(
+        join(root, "usr/local/sbin/record-command"),
+        '#!/bin/sh\nprintf \'%s\\n\' "$SSH_ORIGINAL_COMMAND" >> "/var/log/ssh-commands/$(id -un).log"\nexec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n',
+        { mode: 0o755 },
+    );
+    mkdirSync(join(root, "var/log/ssh-commands"), { mode: 0o1777 });
+    sh("chmod", ["1777", join(root, "var/log/ssh-commands")]);
+    for (const [user, home] of [
+        ["root", "/root"],
+        ["builder", "/home/builder"],
+        ["nosudo", "/home/nosudo"],
+    ] as const) {
+        mkdirSync(join(root, home, ".ssh"), { recursive: true, mode: 0o700 });
+        writeFileSync(join(root, home, ".ssh/authorized_keys"), `${clientKey.publicKey}\n`, { mode: 0o600 });
+        if (user !== "root") sh("chroot", [root, "chown", "-R", `${user}:${user}`, `${home}/.ssh`]);
+    }
+    writeFileSync(join(root, "etc/hostname"), `${name}\n`);
+    const log = join(dir, "console.log");
+    const child: ChildProcess = spawn(
+        "systemd-nspawn",
+        ["-D", root, "--boot", "--register=no", "--keep-unit", `--machine=${name}-${port}`, "--console=pipe"],
+        { stdio: ["ignore", "pipe", "pipe"], detached: false },
+    );
+    const logChunks: Buffer[] = [];
+    child.stdout?.on("data", (d: Buffer) => logChunks.push(d));
+    child.stderr?.on("data", (d: Buffer) => logChunks.push(d));
+    let exited = false;
+    child.on("exit", () => {
+        exited = true;
+    });
+
+    const rootTarget = (): Extract<TransportTarget, { kind: "ssh" }> => ({
+        kind: "ssh",
+        host: "127.0.0.1",
+        port,
+        user: "root",
+        sudo: false,
+        privateKey: clientKey.privateKey,
+        hostKey: host.publicKey.split(" ").slice(0, 2).join(" "),
+        dialErrorLimit: 1,
+        dialTimeoutSeconds: 10,
+    });
+    const exec = async (command: string): Promise<string> => {
+        const r = await execScript(rootTarget(), `set -euo pipefail\n${command}\n`);
+        if (r.code !== 0) throw new Error(`in machine ${name}: ${command}: exit ${r.code}: ${r.stderr}`);
+        return r.stdout;
+    };
+    const stop = async (): Promise<void> => {
+        if (!exited) {
+            child.kill("SIGTERM");
+            const deadline = Date.now() + 30_000;
+            while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+            if (!exited) child.kill("SIGKILL");
+        }
+        writeFileSync(log, Buffer.concat(logChunks));
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(keys, { recursive: true, force: true });
+    };
+
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+        if (exited) {
+            const out = Buffer.concat(logChunks).toString("utf8").slice(-3000);
+            rmSync(dir, { recursive: true, force: true });
+            throw new Error(`machine ${name} exited while booting:\n${out}`);
+        }
+        if (await portOpen(port)) {
+            const r = await execScript(rootTarget(), "systemctl is-system-running --wait || true\n").catch(() => undefined);
+            const state = r?.stdout.trim();
+            if (state === "running" || state === "degraded") break;
+        }
+        if (Date.now() > deadline) {
+            await stop();
+            throw new Error(`machine ${name} did not come up within 90 s`);
+        }
+        await new Promise((r) => setTimeout(r, 250));
+    }
+
+    return {
+        name,
+        root,
+        port,
+        clientKey,
+        hostKey: host.publicKey.split(" ").slice(0, 2).join(" "),
+        target: (user, extra = {}) => ({ ...rootTarget(), user, sudo: user !== "root", ...extra }),
+        exec,
+        stop,
+        commandLines: () =>
+            ["root", "builder", "nosudo"].flatMap((u) => {
+                const f = join(root, "var/log/ssh-commands", `${u}.log`);
+                return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter((l) => l !== "") : [];
+            }),
+    };
+}

@@ -1,0 +1,184 @@
+/**
+ * The drift-detecting HostFile and SystemdService providers against a real OpenSSH server and real
+ * systemd: a Debian machine booted with systemd-nspawn (test/harness/machine.ts), reached on
+ * 127.0.0.1 with keys generated for this run. Every case drives the provider exactly as the Pulumi
+ * engine would: check → create → read → diff → update → delete.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { TransportTarget } from "../../components/host/connection";
+import { type HostFileInputs, sha256Hex } from "../../components/host/host-file";
+import type { SystemdServiceInputs } from "../../components/host/host-service";
+import { runScript } from "../../components/host/transport";
+import { bootMachine, generateKey, type Machine } from "../harness/machine";
+import { fileProvider, serviceProvider } from "./provider-driver";
+
+const HOSTILE = `it's "quoted" $(touch /tmp/pwned-content) \`touch /tmp/pwned-bt\`; rm -rf /nonexistent\n* ? [a] ~ 中文 ✓\n\ttabbed`;
+
+let m: Machine;
+
+before(async () => {
+    m = await bootMachine("k3sbk-ssh");
+});
+after(async () => {
+    await m?.stop();
+});
+
+function fileInputs(target: TransportTarget, path: string, content: string, mode = "0644"): HostFileInputs {
+    return { target, path, content, mode, owner: "root", group: "root", providerVersion: "1" };
+}
+
+async function statFile(path: string): Promise<string> {
+    return (await m.exec(`stat -c '%a %U %G' -- ${path}`)).trim();
+}
+
+describe("HostFile over real SSH", () => {
+    for (const user of ["root", "builder"] as const) {
+        it(`full lifecycle as ${user}${user === "builder" ? " (through sudo)" : ""}: create, unchanged read, drift, repair, delete`, async () => {
+            const f = fileProvider();
+            const path = `/etc/k3sbk-test/${user}/app.conf`;
+            const inputs = fileInputs(m.target(user), path, HOSTILE, "0640");
+
+            const created = await f.create(inputs);
+            assert.equal(created.id, `${user}@127.0.0.1:${m.port}:${path}`);
+            assert.equal(await m.exec(`cat -- ${path}`), HOSTILE);
+            assert.equal(await statFile(path), "640 root root");
+            assert.equal(await m.exec("ls /tmp/pwned-content /tmp/pwned-bt 2>/dev/null || true"), "");
+
+            const unchanged = await f.read(created.id, created.outs);
+            assert.deepEqual(unchanged.props, created.outs);
+            assert.deepEqual(await f.diff(created.id, unchanged.props, inputs), { changes: false, replaces: [], deleteBeforeReplace: true });
+
+            await m.exec(`echo 'hand edit' >> ${path}; chmod 0666 ${path}`);
+            const drifted = await f.read(created.id, unchanged.props);
+            assert.equal(drifted.props.present, true);
+            assert.equal(drifted.props.sha256, sha256Hex(`${HOSTILE}hand edit\n`));
+            assert.equal(drifted.props.mode, "0666");
+            const d = await f.diff(created.id, drifted.props, inputs);
+            assert.equal(d.changes, true);
+            assert.deepEqual(d.replaces, []);
+
+            const repaired = await f.update(created.id, drifted.props, inputs);
+            assert.equal(await m.exec(`cat -- ${path}`), HOSTILE);
+            assert.equal(await statFile(path), "640 root root");
+            assert.deepEqual((await f.read(created.id, repaired.outs)).props, created.outs);
+
+            await m.exec(`rm -- ${path}`);
+            const gone = await f.read(created.id, repaired.outs);
+            assert.equal(gone.props.present, false);
+            assert.equal((await f.diff(created.id, gone.props, inputs)).changes, true);
+            await f.update(created.id, gone.props, inputs);
+            assert.equal(await m.exec(`cat -- ${path}`), HOSTILE);
+
+            await m.exec(`echo keep > /etc/k3sbk-test/${user}/neighbour`);
+            await f.delete(created.id, repaired.outs);
+            assert.equal(await m.exec(`ls -A /etc/k3sbk-test/${user}`), "neighbour\n", "delete removes exactly that file");
+            assert.equal(await m.exec(`ls -A /etc/k3sbk-test/${user} | grep -c k3s-buildkit || true`), "0\n", "no temp file left");
+        });
+    }
+
+    it("never puts a parameter or secret on a command line: every SSH command is the fixed runner", async () => {
+        const secret = "s3cr3t-token-value-that-must-not-leak";
+        const f = fileProvider();
+        const path = "/etc/k3sbk-test/secret.env";
+        const inputs = fileInputs(m.target("builder"), path, `TOKEN=${secret}\n`, "0600");
+        const created = await f.create(inputs);
+        await f.read(created.id, created.outs);
+        await f.delete(created.id, created.outs);
+        const lines = m.commandLines();
+        assert.ok(lines.length >= 3);
+        for (const line of lines) {
+            assert.ok(!line.includes(secret), `secret on a command line: ${line}`);
+            assert.ok(!line.includes(path), `parameter on a command line: ${line}`);
+        }
+        assert.ok(!JSON.stringify(created.outs).includes(secret), "state keeps only the checksum");
+    });
+
+    it("a user without passwordless sudo fails with a message that says how to fix it", async () => {
+        const f = fileProvider();
+        await assert.rejects(f.create(fileInputs(m.target("nosudo"), "/etc/k3sbk-test/nope", "x")), (e: Error) => {
+            assert.match(e.message, /^nosudo@127\.0\.0\.1:\d+: writing \/etc\/k3sbk-test\/nope: k3s-buildkit: user nosudo on k3sbk-ssh cannot run sudo without a password; allow it with: echo "nosudo ALL=\(ALL\) NOPASSWD:ALL" > \/etc\/sudoers.d\/k3s-buildkit$/);
+            return true;
+        });
+        assert.equal(await m.exec("test -e /etc/k3sbk-test/nope && echo exists || echo absent"), "absent\n");
+    });
+
+    it("a wrong key fails at once with an authentication error, without retrying", async () => {
+        const other = generateKey(m.root, "wrong-key");
+        await assert.rejects(
+            runScript(m.target("root", { privateKey: other.privateKey, dialErrorLimit: 5 }), "true\n", "probe"),
+            new RegExp(`^TransportError: root@127\\.0\\.0\\.1:${m.port}: authentication failed: the server rejected the private key \\(check sshPrivateKey, its passphrase, and the user's ~/\\.ssh/authorized_keys\\)$`),
+        );
+    });
+
+    it("a pinned host key that does not match is refused", async () => {
+        const other = generateKey(m.root, "other-host-key");
+        const pinned = other.publicKey.split(" ").slice(0, 2).join(" ");
+        await assert.rejects(runScript(m.target("root", { hostKey: pinned }), "true\n", "probe"), /host key mismatch: expected ssh-ed25519 /);
+    });
+
+    it("an unreachable host fails with the address and the number of attempts", async () => {
+        await assert.rejects(
+            runScript(m.target("root", { port: 1, dialErrorLimit: 2 }), "true\n", "probe"),
+            /^TransportError: root@127\.0\.0\.1:1: cannot connect: connect ECONNREFUSED 127\.0\.0\.1:1 \(ECONNREFUSED\) — gave up after 2 attempts$/,
+        );
+    });
+
+    it("an encrypted key works with its passphrase and fails clearly without it", async () => {
+        const enc = generateKey(m.root, "encrypted", "pass phrase");
+        await m.exec(`echo ${JSON.stringify(enc.publicKey)} >> /root/.ssh/authorized_keys`);
+        const out = await runScript(m.target("root", { privateKey: enc.privateKey, privateKeyPassphrase: "pass phrase" }), "echo ok\n", "probe");
+        assert.equal(out, "ok\n");
+        await assert.rejects(runScript(m.target("root", { privateKey: enc.privateKey }), "true\n", "probe"), /the private key cannot be used: .*encrypted/i);
+    });
+});
+
+describe("SystemdService over real SSH on real systemd", () => {
+    it("full lifecycle: start, unchanged read, stopped/disabled by hand seen as drift, repaired, restart on trigger, delete", async () => {
+        const f = fileProvider();
+        const s = serviceProvider();
+        const target = m.target("builder");
+        const unitFile = await f.create(
+            fileInputs(target, "/etc/systemd/system/k3sbk-demo.service", "[Unit]\nDescription=demo\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n"),
+        );
+        const inputs: SystemdServiceInputs = { target, unit: "k3sbk-demo.service", enabled: true, active: true, restartTriggers: ["a"], stopOnDelete: true, providerVersion: "1" };
+        assert.deepEqual((await s.check({}, inputs)).failures, []);
+        const created = await s.create(inputs);
+        assert.equal(await m.exec("systemctl is-enabled k3sbk-demo.service; systemctl is-active k3sbk-demo.service"), "enabled\nactive\n");
+        const pid1 = (await m.exec("systemctl show -p MainPID --value k3sbk-demo.service")).trim();
+
+        const unchanged = await s.read(created.id, created.outs);
+        assert.deepEqual(unchanged.props, created.outs);
+        assert.equal((await s.diff(created.id, unchanged.props, inputs)).changes, false);
+
+        await m.exec("systemctl stop k3sbk-demo.service; systemctl disable --quiet k3sbk-demo.service");
+        const drifted = await s.read(created.id, unchanged.props);
+        assert.equal(drifted.props.enabled, false);
+        assert.equal(drifted.props.active, false);
+        assert.equal((await s.diff(created.id, drifted.props, inputs)).changes, true);
+        const repaired = await s.update(created.id, drifted.props, inputs);
+        assert.equal(await m.exec("systemctl is-enabled k3sbk-demo.service; systemctl is-active k3sbk-demo.service"), "enabled\nactive\n");
+        const pid2 = (await m.exec("systemctl show -p MainPID --value k3sbk-demo.service")).trim();
+        assert.notEqual(pid2, pid1);
+
+        const sameTriggers = await s.update(created.id, repaired.outs, inputs);
+        assert.equal((await m.exec("systemctl show -p MainPID --value k3sbk-demo.service")).trim(), pid2, "no restart without a trigger change");
+        const changed = { ...inputs, restartTriggers: ["b"] };
+        assert.equal((await s.diff(created.id, sameTriggers.outs, changed)).changes, true);
+        await s.update(created.id, sameTriggers.outs, changed);
+        const pid3 = (await m.exec("systemctl show -p MainPID --value k3sbk-demo.service")).trim();
+        assert.notEqual(pid3, pid2, "a changed trigger restarts the unit");
+
+        await s.delete(created.id, { ...changed });
+        assert.equal(await m.exec("systemctl is-enabled k3sbk-demo.service || true; systemctl is-active k3sbk-demo.service || true"), "disabled\ninactive\n");
+        await f.delete(unitFile.id, unitFile.outs);
+        await m.exec("systemctl daemon-reload");
+        assert.equal(await m.exec("systemctl cat k3sbk-demo.service >/dev/null 2>&1 && echo known || echo unknown"), "unknown\n");
+    });
+
+    it("rejects a unit name that is not one", async () => {
+        const s = serviceProvider();
+        const r = await s.check({}, { target: m.target("root"), unit: "x; reboot", enabled: true, active: true, restartTriggers: [], stopOnDelete: true, providerVersion: "1" });
+        assert.deepEqual(r.failures, [{ property: "unit", reason: 'expected a systemd unit name like "buildkit.socket"; got "x; reboot"' }]);
+    });
+});
