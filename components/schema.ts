@@ -209,7 +209,8 @@ export function unknownKeyMessage(key: string, known: readonly string[]): string
  */
 export function parseField(field: Field, value: unknown, path: string, issues: ConfigIssue[]): unknown {
     if (value === undefined || value === null) {
-        if (field.default !== undefined) return structuredClone(field.default);
+        // A default is parsed like a given value, so an object default gets its fields' defaults too.
+        if (field.default !== undefined) return parseField(field, structuredClone(field.default), path, issues);
         if (field.optional) return undefined;
         issues.push({ path, message: `is required: ${lowerFirst(field.description)}` });
         return undefined;
@@ -224,7 +225,8 @@ export function parseField(field: Field, value: unknown, path: string, issues: C
 }
 
 function lowerFirst(s: string): string {
-    return s.length > 0 ? s[0].toLowerCase() + s.slice(1) : s;
+    // "Unique name…" → "unique name…", but "IP address…" stays.
+    return /^[A-Z][a-z]/.test(s) ? s[0].toLowerCase() + s.slice(1) : s;
 }
 
 function parsePresent(field: Field, value: unknown, path: string, issues: ConfigIssue[]): unknown {

@@ -112,8 +112,19 @@ export interface Machine {
     stop(): Promise<void>;
 }
 
+export interface BootOptions {
+    /**
+     * Bind this repository read-only at /repo and this Node binary at /usr/local/bin/node, so tests
+     * can run the project's own code *on* the machine (the local-connection cases).
+     */
+    readonly bindRepo?: boolean;
+}
+
+/** The repository root (this file is test/harness/machine.ts). */
+export const REPO_ROOT = join(__dirname, "..", "..");
+
 /** Boots a fresh machine from the cached rootfs and waits until sshd answers and systemd is up. */
-export async function bootMachine(name: string): Promise<Machine> {
+export async function bootMachine(name: string, options: BootOptions = {}): Promise<Machine> {
     assertHarnessPrerequisites();
     const tarball = ensureRootfs();
     mkdirSync(WORK_DIR, { recursive: true });
@@ -153,7 +164,16 @@ export async function bootMachine(name: string): Promise<Machine> {
     const log = join(dir, "console.log");
     const child: ChildProcess = spawn(
         "systemd-nspawn",
-        ["-D", root, "--boot", "--register=no", "--keep-unit", `--machine=${name}-${port}`, "--console=pipe"],
+        [
+            "-D",
+            root,
+            "--boot",
+            "--register=no",
+            "--keep-unit",
+            `--machine=${name}-${port}`,
+            "--console=pipe",
+            ...(options.bindRepo === true ? [`--bind-ro=${REPO_ROOT}:/repo`, `--bind-ro=${process.execPath}:/usr/local/bin/node`] : []),
+        ],
         { stdio: ["ignore", "pipe", "pipe"], detached: false },
     );
     const logChunks: Buffer[] = [];

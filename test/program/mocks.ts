@@ -1,0 +1,84 @@
+/**
+ * Runs the Pulumi program (index.ts) or a component under `pulumi.runtime.setMocks`, recording every
+ * resource registration: type, name, URN parent chain and inputs as the engine would receive them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../../components/config";
+
+export interface Recorded {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, unknown>;
+    readonly custom: boolean;
+}
+
+/** Fake provider outputs for resources whose outputs the program reads. */
+function fakeOutputs(type: string): Record<string, unknown> {
+    if (type === "command:remote:Command" || type === "command:local:Command") return { stdout: "arch=amd64\n", stderr: "" };
+    return {};
+}
+
+/** Installs recording mocks; returns the list that fills as resources register. */
+export async function recordingMocks(preview = false): Promise<Recorded[]> {
+    const recorded: Recorded[] = [];
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, custom: args.custom ?? true });
+                return { id: preview ? undefined : `${args.name}-id`, state: { ...args.inputs, ...(preview ? {} : fakeOutputs(args.type)) } };
+            },
+            call() {
+                return {};
+            },
+        },
+        PROJECT,
+        "test",
+        preview,
+    );
+    return recorded;
+}
+
+/** Waits until no new resource has registered for a while (all applies have run). */
+export async function settle(recorded: readonly unknown[]): Promise<void> {
+    let last = -1;
+    let stable = 0;
+    while (stable < 5) {
+        await new Promise((r) => setTimeout(r, 20));
+        if (recorded.length === last) stable++;
+        else {
+            stable = 0;
+            last = recorded.length;
+        }
+    }
+}
+
+/** Resolves an Output's value (undefined when unknown) and whether it is secret. */
+export async function resolve<T>(o: pulumi.Output<T>): Promise<{ value: T | undefined; secret: boolean }> {
+    const value = await new Promise<T | undefined>((r) => o.apply((v) => r(v)));
+    return { value, secret: await pulumi.isSecret(o) };
+}
+
+/** Sets stack config as the CLI would: `k3s-buildkit:<key>` → string (objects as JSON). */
+export function setStackConfig(values: Record<string, unknown>, secretKeys: readonly string[] = []): void {
+    const all = Object.fromEntries(
+        Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+    );
+    pulumi.runtime.setAllConfig(all, secretKeys.map((k) => `${PROJECT}:${k}`));
+}
+
+/** Evaluates index.ts afresh (a new module instance) with the given config; returns its exports and the registrations. */
+export async function runProgram(
+    values: Record<string, unknown>,
+    secretKeys: readonly string[] = [],
+    preview = false,
+): Promise<{ recorded: Recorded[]; exports: Record<string, unknown> }> {
+    const recorded = await recordingMocks(preview);
+    setStackConfig(values, secretKeys);
+    for (const key of Object.keys(require.cache)) {
+        if (!key.includes("node_modules") && (key.endsWith("/index.ts") || key.includes("/components/"))) delete require.cache[key];
+    }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const exports = require("../../index") as Record<string, unknown>;
+    await settle(recorded);
+    return { recorded, exports };
+}
