@@ -8,9 +8,7 @@ import { Host } from "./components/host/host";
 
 const { settings, secrets } = loadStackConfig();
 
-const hosts = settings.hosts.map(
-    (h) => new Host(h.name, { host: h, connection: hostConnection(h.connection, secrets) }),
-);
+const hosts = settings.hosts.map((h) => new Host(h.name, { host: h, connection: hostConnection(h.connection, secrets) }));
 
 /** Per host: its role and architecture. */
 export const hostInfo = Object.fromEntries(hosts.map((h, i) => [h.name, { role: settings.hosts[i].role, arch: h.arch }]));

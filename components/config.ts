@@ -3,20 +3,7 @@
  * config reference), the pure parser, and the one impure function that reads Pulumi config.
  */
 import * as pulumi from "@pulumi/pulumi";
-import {
-    arr,
-    bool,
-    ConfigIssue,
-    formatIssue,
-    Infer,
-    int,
-    map,
-    obj,
-    optional,
-    parseField,
-    str,
-    unknownKeyMessage,
-} from "./schema";
+import { arr, bool, ConfigIssue, formatIssue, Infer, int, map, obj, optional, parseField, str, unknownKeyMessage } from "./schema";
 
 /** The Pulumi project name; stack config keys are `k3s-buildkit:<key>`. */
 export const PROJECT = "k3s-buildkit";
@@ -119,7 +106,11 @@ const k3s = obj(
             default: DEFAULT_VERSIONS.k3s,
             pattern: version(/^v\d+\.\d+\.\d+\+k3s\d+$/, DEFAULT_VERSIONS.k3s),
         }),
-        installScriptUrl: str({ description: "URL of the k3s install script (a mirror of get.k3s.io).", default: "https://get.k3s.io", pattern: HTTP_URL }),
+        installScriptUrl: str({
+            description: "URL of the k3s install script (a mirror of get.k3s.io).",
+            default: "https://get.k3s.io",
+            pattern: HTTP_URL,
+        }),
         binaryBaseUrl: str({
             description: "Base URL of k3s release downloads; `<base>/<version>/k3s` and `sha256sum-<arch>.txt` are fetched from it.",
             default: "https://github.com/k3s-io/k3s/releases/download",
@@ -174,9 +165,24 @@ const buildkit = obj(
         gc: obj(
             {
                 enabled: bool({ description: "Enable BuildKit garbage collection.", default: true }),
-                reservedSpace: optional(str({ description: "Space GC always keeps (e.g. \"10GB\").", pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "10GB" or a percentage like "10%"' } })),
-                maxUsedSpace: optional(str({ description: "Space above which GC runs (e.g. \"50GB\").", pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "50GB" or a percentage like "60%"' } })),
-                minFreeSpace: optional(str({ description: "Free disk space GC keeps (e.g. \"20%\").", pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "20GB" or a percentage like "20%"' } })),
+                reservedSpace: optional(
+                    str({
+                        description: 'Space GC always keeps (e.g. "10GB").',
+                        pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "10GB" or a percentage like "10%"' },
+                    }),
+                ),
+                maxUsedSpace: optional(
+                    str({
+                        description: 'Space above which GC runs (e.g. "50GB").',
+                        pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "50GB" or a percentage like "60%"' },
+                    }),
+                ),
+                minFreeSpace: optional(
+                    str({
+                        description: 'Free disk space GC keeps (e.g. "20%").',
+                        pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "20GB" or a percentage like "20%"' },
+                    }),
+                ),
             },
             { description: "BuildKit GC (v0.17+ keys).", default: {} },
         ),
@@ -241,7 +247,12 @@ const build = obj(
         name: str({ description: "Unique build name.", pattern: HOST_NAME }),
         context: obj(
             {
-                git: optional(str({ description: "Git URL of the context.", pattern: { regex: /^(?:https?|ssh|git):\/\/\S+$|^git@\S+:\S+$/, expected: "a git URL" } })),
+                git: optional(
+                    str({
+                        description: "Git URL of the context.",
+                        pattern: { regex: /^(?:https?|ssh|git):\/\/\S+$|^git@\S+:\S+$/, expected: "a git URL" },
+                    }),
+                ),
                 ref: optional(str({ description: "Git branch, tag or commit." })),
                 subdir: optional(str({ description: "Subdirectory of the repository." })),
                 url: optional(str({ description: "HTTP(S) tarball URL.", pattern: HTTP_URL })),
@@ -253,15 +264,26 @@ const build = obj(
                     const given = (["git", "url", "files"] as const).filter((k) => c[k] !== undefined);
                     return given.length === 1
                         ? []
-                        : [{ path: "", message: `set exactly one of git, url or files; got ${given.length === 0 ? "none" : given.join(" and ")}` }];
+                        : [
+                              {
+                                  path: "",
+                                  message: `set exactly one of git, url or files; got ${given.length === 0 ? "none" : given.join(" and ")}`,
+                              },
+                          ];
                 },
             },
         ),
         dockerfile: str({ description: "Path of the Dockerfile inside the context.", default: "Dockerfile" }),
-        tags: arr(str({ description: "An image reference.", pattern: { regex: /^[a-z0-9][a-z0-9._:/@-]*$/, expected: "an image reference like registry.example.com/team/app:1.0" } }), {
-            description: "Image references to push.",
-            minItems: 1,
-        }),
+        tags: arr(
+            str({
+                description: "An image reference.",
+                pattern: { regex: /^[a-z0-9][a-z0-9._:/@-]*$/, expected: "an image reference like registry.example.com/team/app:1.0" },
+            }),
+            {
+                description: "Image references to push.",
+                minItems: 1,
+            },
+        ),
         target: optional(str({ description: "Dockerfile stage to build." })),
         buildArgs: map(str({ description: "Value." }), { description: "Build arguments.", default: {} }),
         platforms: arr(str({ description: "A platform.", pattern: PLATFORM }), { description: "Target platforms.", default: [] }),
@@ -276,7 +298,9 @@ export const stackSchema = obj(
         sshPort: int({ description: "Default SSH port for hosts.", default: 22, min: 1, max: 65535 }),
         sshPrivateKey: optional(str({ description: "OpenSSH private key used for every SSH host and bastion.", secret: true })),
         sshPrivateKeyPassphrase: optional(str({ description: "Passphrase of sshPrivateKey, if it is encrypted.", secret: true })),
-        kubeconfig: optional(str({ description: "Bring-your-own cluster: a kubeconfig used instead of a k3s server from hosts.", secret: true })),
+        kubeconfig: optional(
+            str({ description: "Bring-your-own cluster: a kubeconfig used instead of a k3s server from hosts.", secret: true }),
+        ),
         hosts: arr(host, { description: "Machines to manage: k3s servers and agents.", default: [] }),
         k3s,
         buildkit,
@@ -362,7 +386,10 @@ export function parseConfig(raw: RawConfig, local: LocalFacts): { config?: Resol
         try {
             decoded[key] = decodeRaw(field.kind, text);
         } catch {
-            issues.push({ path: key, message: `is not valid JSON; set structured values in Pulumi.<stack>.yaml or with pulumi config set --path` });
+            issues.push({
+                path: key,
+                message: `is not valid JSON; set structured values in Pulumi.<stack>.yaml or with pulumi config set --path`,
+            });
         }
     }
     for (const key of SECRET_KEYS) {
@@ -397,7 +424,10 @@ function crossCheck(c: ParsedConfig): ConfigIssue[] {
         if (h.connection === "local") {
             for (const k of ["address", "port", "user", "hostKey", "bastion"] as const) {
                 if (h[k] !== undefined) {
-                    issues.push({ path: `${at}.${k}`, message: `is not used when connection is "local"; remove it, or set connection: ssh` });
+                    issues.push({
+                        path: `${at}.${k}`,
+                        message: `is not used when connection is "local"; remove it, or set connection: ssh`,
+                    });
                 }
             }
             if (localIndex !== undefined) {
@@ -428,12 +458,14 @@ function crossCheck(c: ParsedConfig): ConfigIssue[] {
     if (c.kubeconfig === undefined && c.hosts.length === 0) {
         issues.push({
             path: "hosts",
-            message: "no hosts and no kubeconfig: add at least one host (e.g. { name: local, connection: local }) or set the secret kubeconfig",
+            message:
+                "no hosts and no kubeconfig: add at least one host (e.g. { name: local, connection: local }) or set the secret kubeconfig",
         });
     }
     const names = new Set<string>();
     c.builds.forEach((b, i) => {
-        if (names.has(b.name)) issues.push({ path: `builds[${i}].name`, message: `"${b.name}" is already used by another build; build names must be unique` });
+        if (names.has(b.name))
+            issues.push({ path: `builds[${i}].name`, message: `"${b.name}" is already used by another build; build names must be unique` });
         names.add(b.name);
     });
     const passwords: Readonly<Record<string, string>> = c.registryPasswords ?? {};
@@ -447,7 +479,8 @@ function crossCheck(c: ParsedConfig): ConfigIssue[] {
         if (r.http && r.insecure) {
             issues.push({
                 path: `registries[${JSON.stringify(hostName)}].insecure`,
-                message: "cannot be combined with http: true (insecure means HTTPS without certificate checks); keep only the one that matches the registry",
+                message:
+                    "cannot be combined with http: true (insecure means HTTPS without certificate checks); keep only the one that matches the registry",
             });
         }
     }

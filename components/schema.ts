@@ -51,24 +51,30 @@ export interface ArrayField<I extends Field = Field, Opt extends boolean = boole
     readonly items: I;
     readonly minItems?: number;
 }
-export interface ObjectField<F extends Fields = Fields, Opt extends boolean = boolean>
-    extends Omit<FieldBase<Record<string, unknown>, Opt>, "check"> {
+export interface ObjectField<F extends Fields = Fields, Opt extends boolean = boolean> extends Omit<
+    FieldBase<Record<string, unknown>, Opt>,
+    "check"
+> {
     readonly kind: "object";
     readonly fields: F;
     /** Cross-field rules over the parsed object; issue paths are relative to this object. */
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     readonly checkObject?: (value: any) => ConfigIssue[];
 }
-export interface MapField<V extends Field = Field, Opt extends boolean = boolean>
-    extends FieldBase<Record<string, unknown>, Opt> {
+export interface MapField<V extends Field = Field, Opt extends boolean = boolean> extends FieldBase<Record<string, unknown>, Opt> {
     readonly kind: "map";
     readonly values: V;
     /** Rule for keys, with the expectation used in the error. */
     readonly keyPattern?: { readonly regex: RegExp; readonly expected: string };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Field = StringField<any> | IntegerField<any> | BooleanField<any> | ArrayField<any, any> | ObjectField<any, any> | MapField<any, any>;
+export type Field =
+    | StringField<boolean>
+    | IntegerField<boolean>
+    | BooleanField<boolean>
+    | ArrayField<Field, boolean>
+    | ObjectField<Fields, boolean>
+    | MapField<Field, boolean>;
 export type Fields = Readonly<Record<string, Field>>;
 
 /** The parsed TypeScript type of a field. */
@@ -129,7 +135,7 @@ export function obj<F extends Fields>(
         checkObject?: (value: InferObject<F>) => ConfigIssue[];
     },
 ): ObjectField<F, false> {
-    return { kind: "object", optional: false, ...o, default: o.default as Record<string, unknown> | undefined, fields };
+    return { kind: "object", optional: false, ...o, default: o.default, fields };
 }
 export function map<V extends Field>(
     values: V,
@@ -311,7 +317,7 @@ function parsePresent(field: Field, value: unknown, path: string, issues: Config
             }
             const before = issues.length;
             const out: Record<string, unknown> = {};
-            for (const [k, sub] of Object.entries(field.fields as Fields)) {
+            for (const [k, sub] of Object.entries(field.fields)) {
                 const parsed = parseField(sub, raw[k], joinPath(path, k), issues);
                 if (parsed !== undefined) out[k] = parsed;
             }

@@ -76,17 +76,25 @@ export function sha256Hex(content: string): string {
 export function checkFileInputs(i: Pick<HostFileInputs, "path" | "mode" | "owner" | "group">): { property: string; reason: string }[] {
     const failures: { property: string; reason: string }[] = [];
     if (!PATH.test(i.path) || i.path.split("/").includes("..")) {
-        failures.push({ property: "path", reason: `expected an absolute file path of plain characters, like /etc/buildkit/buildkitd.toml; got ${JSON.stringify(i.path)}` });
+        failures.push({
+            property: "path",
+            reason: `expected an absolute file path of plain characters, like /etc/buildkit/buildkitd.toml; got ${JSON.stringify(i.path)}`,
+        });
     }
-    if (!MODE.test(i.mode)) failures.push({ property: "mode", reason: `expected an octal mode like "0644"; got ${JSON.stringify(i.mode)}` });
-    if (!OWNER.test(i.owner)) failures.push({ property: "owner", reason: `expected a user name like "root"; got ${JSON.stringify(i.owner)}` });
-    if (!OWNER.test(i.group)) failures.push({ property: "group", reason: `expected a group name like "root"; got ${JSON.stringify(i.group)}` });
+    if (!MODE.test(i.mode))
+        failures.push({ property: "mode", reason: `expected an octal mode like "0644"; got ${JSON.stringify(i.mode)}` });
+    if (!OWNER.test(i.owner))
+        failures.push({ property: "owner", reason: `expected a user name like "root"; got ${JSON.stringify(i.owner)}` });
+    if (!OWNER.test(i.group))
+        failures.push({ property: "group", reason: `expected a group name like "root"; got ${JSON.stringify(i.group)}` });
     return failures;
 }
 
 /** The script that writes the file atomically. Content is base64 in a quoted here-document. */
 export function writeFileScript(i: Pick<HostFileInputs, "path" | "content" | "mode" | "owner" | "group">): string {
-    const b64 = Buffer.from(i.content, "utf8").toString("base64").replace(/.{1,76}/g, "$&\n");
+    const b64 = Buffer.from(i.content, "utf8")
+        .toString("base64")
+        .replace(/.{1,76}/g, "$&\n");
     return renderScript(
         `dir=$(dirname -- "$FILE_PATH")
 mkdir -p -- "$dir"
@@ -208,9 +216,16 @@ export class HostFile extends pulumi.dynamic.Resource {
             present: undefined,
             sha256: undefined,
         };
-        super(hostFileProvider, name, inputs, {
-            ...opts,
-            additionalSecretOutputs: ["target", "sha256", "content"],
-        }, "k3s-buildkit", "HostFile");
+        super(
+            hostFileProvider,
+            name,
+            inputs,
+            {
+                ...opts,
+                additionalSecretOutputs: ["target", "sha256"],
+            },
+            "k3s-buildkit",
+            "HostFile",
+        );
     }
 }

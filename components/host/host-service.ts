@@ -38,7 +38,8 @@ export interface SystemdServiceInputs {
     readonly providerVersion: string;
 }
 
-export interface SystemdServiceState extends SystemdServiceInputs {}
+/** State: the inputs, with `enabled`/`active` as last read from systemd. */
+export type SystemdServiceState = SystemdServiceInputs;
 
 export function checkServiceInputs(i: Pick<SystemdServiceInputs, "unit">): { property: string; reason: string }[] {
     return UNIT.test(i.unit)
@@ -87,7 +88,10 @@ fi
 
 /** Parses {@link readServiceScript}'s output. `enabled` counts `enabled`, `static`-free states only. */
 export function parseServiceOutput(out: string): { enabled: boolean; active: boolean } {
-    const [enabled = "", active = ""] = out.trim().split("\n").map((l) => l.trim());
+    const [enabled = "", active = ""] = out
+        .trim()
+        .split("\n")
+        .map((l) => l.trim());
     return { enabled: enabled === "enabled" || enabled === "enabled-runtime", active: active === "active" || active === "reloading" };
 }
 

@@ -72,7 +72,11 @@ function hostVerifier(expected: string | undefined, what: string, seen: { mismat
     };
 }
 
-function describeSshError(where: string, e: Error & { code?: string; level?: string }, seen: { mismatch?: string }): { message: string; retry: boolean } {
+function describeSshError(
+    where: string,
+    e: Error & { code?: string; level?: string },
+    seen: { mismatch?: string },
+): { message: string; retry: boolean } {
     if (seen.mismatch !== undefined) return { message: seen.mismatch, retry: false };
     if (e.level === "client-authentication") {
         return {
@@ -81,7 +85,10 @@ function describeSshError(where: string, e: Error & { code?: string; level?: str
         };
     }
     if (/encrypted|passphrase|Cannot parse privateKey/i.test(e.message)) {
-        return { message: `${where}: the private key cannot be used: ${e.message} (check sshPrivateKey and sshPrivateKeyPassphrase)`, retry: false };
+        return {
+            message: `${where}: the private key cannot be used: ${e.message} (check sshPrivateKey and sshPrivateKeyPassphrase)`,
+            retry: false,
+        };
     }
     const code = e.code === undefined ? "" : ` (${e.code})`;
     return { message: `${where}: cannot connect: ${e.message}${code}`, retry: true };
@@ -145,12 +152,21 @@ async function execSsh(t: SshTarget, script: string): Promise<ScriptResult> {
             const via = bastion;
             sock = await new Promise((resolve, reject) =>
                 via.forwardOut("127.0.0.1", 0, t.host, t.port, (err, stream) =>
-                    err ? reject(new TransportError(`${bWhere}: cannot reach ${t.host}:${t.port} through the bastion: ${err.message}`)) : resolve(stream),
+                    err
+                        ? reject(new TransportError(`${bWhere}: cannot reach ${t.host}:${t.port} through the bastion: ${err.message}`))
+                        : resolve(stream),
                 ),
             );
         }
         client = await connectWithRetries(
-            { ...common, host: t.host, port: t.port, username: t.user, hostVerifier: hostVerifier(t.hostKey, where, seen), ...(sock === undefined ? {} : { sock }) },
+            {
+                ...common,
+                host: t.host,
+                port: t.port,
+                username: t.user,
+                hostVerifier: hostVerifier(t.hostKey, where, seen),
+                ...(sock === undefined ? {} : { sock }),
+            },
             where,
             t.dialErrorLimit,
             seen,

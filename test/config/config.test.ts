@@ -53,8 +53,18 @@ describe("parseConfig: valid config and defaults", () => {
             gc: { enabled: true },
             debug: false,
         });
-        assert.deepEqual(c.nerdctl, { enabled: true, version: DEFAULT_VERSIONS.nerdctl, downloadBaseUrl: "https://github.com/containerd/nerdctl/releases/download" });
-        assert.deepEqual(c.cluster, { enabled: true, namespace: "buildkit", replicas: 1, mode: "privileged", imageRepository: "docker.io/moby/buildkit" });
+        assert.deepEqual(c.nerdctl, {
+            enabled: true,
+            version: DEFAULT_VERSIONS.nerdctl,
+            downloadBaseUrl: "https://github.com/containerd/nerdctl/releases/download",
+        });
+        assert.deepEqual(c.cluster, {
+            enabled: true,
+            namespace: "buildkit",
+            replicas: 1,
+            mode: "privileged",
+            imageRepository: "docker.io/moby/buildkit",
+        });
         assert.deepEqual(c.registries, {});
         assert.deepEqual(c.builds, []);
     });
@@ -73,7 +83,14 @@ describe("parseConfig: valid config and defaults", () => {
                     sshPort: "2222",
                     hosts: [
                         { name: "s1", address: "10.0.0.5", bastion: { address: "jump.example.com" } },
-                        { name: "a1", role: "agent", address: "10.0.0.6", user: "root", port: 22, hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB" },
+                        {
+                            name: "a1",
+                            role: "agent",
+                            address: "10.0.0.6",
+                            user: "root",
+                            port: 22,
+                            hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB",
+                        },
                     ],
                 },
                 ["sshPrivateKey"],
@@ -114,7 +131,9 @@ describe("parseConfig: valid config and defaults", () => {
     });
 
     it("an explicit sudo: false wins over the non-root default", () => {
-        const r = parseConfig(raw({ ...base, hosts: [{ ...sshHost, user: "ops", sudo: false }] }, ["sshPrivateKey"]), { runningAsRoot: false });
+        const r = parseConfig(raw({ ...base, hosts: [{ ...sshHost, user: "ops", sudo: false }] }, ["sshPrivateKey"]), {
+            runningAsRoot: false,
+        });
         assert.equal(r.config!.hosts[0].connection.sudo, false);
     });
 
@@ -125,54 +144,266 @@ describe("parseConfig: valid config and defaults", () => {
 
 describe("parseConfig: every rule, exact messages", () => {
     const cases: [string, Record<string, unknown>, string[], string[]?][] = [
-        ["unknown top-level key with a suggestion", { ...base, hostz: [] }, ['hostz: unknown key; did you mean "hosts"? known keys: buildkit, builds, cluster, hosts, k3s, kubeconfig, nerdctl, registries, registryPasswords, sshPort, sshPrivateKey, sshPrivateKeyPassphrase, sshUser']],
-        ["unknown nested key", { ...base, hosts: [{ ...sshHost, adress: "x" }] }, ['hosts[0].adress: unknown key; did you mean "address"? known keys: address, bastion, connection, dialErrorLimit, dialTimeoutSeconds, hostKey, name, port, role, sudo, user']],
-        ["unknown key with no close match", { ...base, k3s: { zzzzzzzzzz: 1 } }, ["k3s.zzzzzzzzzz: unknown key; known keys: binaryBaseUrl, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, tlsSans, version"]],
-        ["structured key that is not JSON", { ...base, k3s: "{not json" }, ["k3s: is not valid JSON; set structured values in Pulumi.<stack>.yaml or with pulumi config set --path"]],
-        ["wrong type: string for an object", { ...base, buildkit: "v0.1" }, ["buildkit: is not valid JSON; set structured values in Pulumi.<stack>.yaml or with pulumi config set --path"]],
+        [
+            "unknown top-level key with a suggestion",
+            { ...base, hostz: [] },
+            [
+                'hostz: unknown key; did you mean "hosts"? known keys: buildkit, builds, cluster, hosts, k3s, kubeconfig, nerdctl, registries, registryPasswords, sshPort, sshPrivateKey, sshPrivateKeyPassphrase, sshUser',
+            ],
+        ],
+        [
+            "unknown nested key",
+            { ...base, hosts: [{ ...sshHost, adress: "x" }] },
+            [
+                'hosts[0].adress: unknown key; did you mean "address"? known keys: address, bastion, connection, dialErrorLimit, dialTimeoutSeconds, hostKey, name, port, role, sudo, user',
+            ],
+        ],
+        [
+            "unknown key with no close match",
+            { ...base, k3s: { zzzzzzzzzz: 1 } },
+            [
+                "k3s.zzzzzzzzzz: unknown key; known keys: binaryBaseUrl, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, tlsSans, version",
+            ],
+        ],
+        [
+            "structured key that is not JSON",
+            { ...base, k3s: "{not json" },
+            ["k3s: is not valid JSON; set structured values in Pulumi.<stack>.yaml or with pulumi config set --path"],
+        ],
+        [
+            "wrong type: string for an object",
+            { ...base, buildkit: "v0.1" },
+            ["buildkit: is not valid JSON; set structured values in Pulumi.<stack>.yaml or with pulumi config set --path"],
+        ],
         ["wrong type: list for an object", { ...base, buildkit: [] }, ["buildkit: expected an object, got a list"]],
         ["wrong type: object for a list", { ...base, hosts: {} }, ["hosts: expected a list, got an object"]],
-        ["wrong type: number for a string", { ...base, hosts: [{ ...sshHost, name: 5 }] }, ["hosts[0].name: expected a string, got number 5"]],
-        ["wrong type: string for a boolean", { ...base, nerdctl: { enabled: "yes" } }, ['nerdctl.enabled: expected true or false, got the string "yes"']],
+        [
+            "wrong type: number for a string",
+            { ...base, hosts: [{ ...sshHost, name: 5 }] },
+            ["hosts[0].name: expected a string, got number 5"],
+        ],
+        [
+            "wrong type: string for a boolean",
+            { ...base, nerdctl: { enabled: "yes" } },
+            ['nerdctl.enabled: expected true or false, got the string "yes"'],
+        ],
         ["wrong type: text for an integer", { ...base, sshPort: "ssh" }, ['sshPort: expected an integer, got the string "ssh"']],
-        ["integer out of range", { ...base, hosts: [{ ...sshHost, port: 0 }] }, ["hosts[0].port: must be an integer from 1 to 65535; got 0"]],
+        [
+            "integer out of range",
+            { ...base, hosts: [{ ...sshHost, port: 0 }] },
+            ["hosts[0].port: must be an integer from 1 to 65535; got 0"],
+        ],
         ["fractional integer", { ...base, cluster: { replicas: 1.5 } }, ["cluster.replicas: expected an integer, got number 1.5"]],
         ["enum", { ...base, hosts: [{ ...sshHost, role: "master" }] }, ['hosts[0].role: must be one of "server", "agent"; got "master"']],
-        ["empty string", { ...base, hosts: [{ ...sshHost, address: " " }] }, ["hosts[0].address: must not be empty: IP address or DNS name to SSH to (ssh hosts only)."]],
-        ["required key", { ...base, hosts: [{ address: "10.0.0.5" }] }, ["hosts[0].name: is required: unique name of the host; used in resource names."]],
-        ["host name pattern", { ...base, hosts: [{ ...sshHost, name: "Server_1" }] }, ['hosts[0].name: expected a lowercase DNS label of at most 40 characters (a-z, 0-9, \'-\'), like "server-1"; got "Server_1"']],
-        ["address pattern rejects shell syntax", { ...base, hosts: [{ ...sshHost, address: "$(reboot)" }] }, ['hosts[0].address: expected a DNS name or an IP address (like 10.0.0.5 or build-1.example.com); got "$(reboot)"']],
-        ["user pattern", { ...base, hosts: [{ ...sshHost, user: "root;id" }] }, ['hosts[0].user: expected a Unix user name (lowercase letters, digits, \'_\' or \'-\', like "ubuntu"); got "root;id"']],
-        ["host key pattern", { ...base, hosts: [{ ...sshHost, hostKey: "AAAA" }] }, ['hosts[0].hostKey: expected an OpenSSH public host key line like "ssh-ed25519 AAAAC3Nza…" (from ssh-keyscan, without the host name); got "AAAA"']],
-        ["bastion requires an address", { ...base, hosts: [{ ...sshHost, bastion: {} }] }, ["hosts[0].bastion.address: is required: bastion host address."]],
-        ["version must be pinned", { ...base, k3s: { version: "latest" } }, [`k3s.version: expected a pinned release version like "${DEFAULT_VERSIONS.k3s}" ("latest" and ranges are not allowed: a preview must mean the same tomorrow); got "latest"`]],
-        ["buildkit version form", { ...base, buildkit: { version: "0.20" } }, [`buildkit.version: expected a pinned release version like "${DEFAULT_VERSIONS.buildkit}" ("latest" and ranges are not allowed: a preview must mean the same tomorrow); got "0.20"`]],
-        ["URL form", { ...base, k3s: { installScriptUrl: "ftp://x" } }, ['k3s.installScriptUrl: expected an http:// or https:// URL without spaces, quotes, \'$\' or backslashes; got "ftp://x"']],
-        ["URL with shell syntax", { ...base, nerdctl: { downloadBaseUrl: "https://x/$(id)" } }, ['nerdctl.downloadBaseUrl: expected an http:// or https:// URL without spaces, quotes, \'$\' or backslashes; got "https://x/$(id)"']],
-        ["path form", { ...base, k3s: { dataDir: "data/k3s" } }, ['k3s.dataDir: expected an absolute path of plain characters (A-Z a-z 0-9 . _ + @ - /), like /data/k3s; got "data/k3s"']],
-        ["list item enum", { ...base, k3s: { disable: ["traefik", "flannel"] } }, ['k3s.disable[1]: must be one of "traefik", "local-storage", "metrics-server", "servicelb", "coredns"; got "flannel"']],
-        ["checksum form", { ...base, buildkit: { sha256: { amd64: "abc" } } }, ['buildkit.sha256.amd64: expected a sha256 checksum: 64 lowercase hex digits; got "abc"']],
-        ["checksum architecture key", { ...base, buildkit: { sha256: { x86_64: "a".repeat(64) } } }, ['buildkit.sha256.x86_64: key must be "amd64" or "arm64"']],
-        ["GC size form", { ...base, buildkit: { gc: { maxUsedSpace: "lots" } } }, ['buildkit.gc.maxUsedSpace: expected a size like "50GB" or a percentage like "60%"; got "lots"']],
-        ["platform form", { ...base, buildkit: { platforms: ["amd64"] } }, ['buildkit.platforms[0]: expected a platform like "linux/amd64" or "linux/arm64"; got "amd64"']],
-        ["registry host key", { ...base, registries: { "https://docker.io": {} } }, ['registries["https://docker.io"]: key must be a registry host, optionally with a port, like "docker.io" or "10.0.0.9:5000"']],
+        [
+            "empty string",
+            { ...base, hosts: [{ ...sshHost, address: " " }] },
+            ["hosts[0].address: must not be empty: IP address or DNS name to SSH to (ssh hosts only)."],
+        ],
+        [
+            "required key",
+            { ...base, hosts: [{ address: "10.0.0.5" }] },
+            ["hosts[0].name: is required: unique name of the host; used in resource names."],
+        ],
+        [
+            "host name pattern",
+            { ...base, hosts: [{ ...sshHost, name: "Server_1" }] },
+            ['hosts[0].name: expected a lowercase DNS label of at most 40 characters (a-z, 0-9, \'-\'), like "server-1"; got "Server_1"'],
+        ],
+        [
+            "address pattern rejects shell syntax",
+            { ...base, hosts: [{ ...sshHost, address: "$(reboot)" }] },
+            ['hosts[0].address: expected a DNS name or an IP address (like 10.0.0.5 or build-1.example.com); got "$(reboot)"'],
+        ],
+        [
+            "user pattern",
+            { ...base, hosts: [{ ...sshHost, user: "root;id" }] },
+            ["hosts[0].user: expected a Unix user name (lowercase letters, digits, '_' or '-', like \"ubuntu\"); got \"root;id\""],
+        ],
+        [
+            "host key pattern",
+            { ...base, hosts: [{ ...sshHost, hostKey: "AAAA" }] },
+            [
+                'hosts[0].hostKey: expected an OpenSSH public host key line like "ssh-ed25519 AAAAC3Nza…" (from ssh-keyscan, without the host name); got "AAAA"',
+            ],
+        ],
+        [
+            "bastion requires an address",
+            { ...base, hosts: [{ ...sshHost, bastion: {} }] },
+            ["hosts[0].bastion.address: is required: bastion host address."],
+        ],
+        [
+            "version must be pinned",
+            { ...base, k3s: { version: "latest" } },
+            [
+                `k3s.version: expected a pinned release version like "${DEFAULT_VERSIONS.k3s}" ("latest" and ranges are not allowed: a preview must mean the same tomorrow); got "latest"`,
+            ],
+        ],
+        [
+            "buildkit version form",
+            { ...base, buildkit: { version: "0.20" } },
+            [
+                `buildkit.version: expected a pinned release version like "${DEFAULT_VERSIONS.buildkit}" ("latest" and ranges are not allowed: a preview must mean the same tomorrow); got "0.20"`,
+            ],
+        ],
+        [
+            "URL form",
+            { ...base, k3s: { installScriptUrl: "ftp://x" } },
+            ["k3s.installScriptUrl: expected an http:// or https:// URL without spaces, quotes, '$' or backslashes; got \"ftp://x\""],
+        ],
+        [
+            "URL with shell syntax",
+            { ...base, nerdctl: { downloadBaseUrl: "https://x/$(id)" } },
+            [
+                "nerdctl.downloadBaseUrl: expected an http:// or https:// URL without spaces, quotes, '$' or backslashes; got \"https://x/$(id)\"",
+            ],
+        ],
+        [
+            "path form",
+            { ...base, k3s: { dataDir: "data/k3s" } },
+            ['k3s.dataDir: expected an absolute path of plain characters (A-Z a-z 0-9 . _ + @ - /), like /data/k3s; got "data/k3s"'],
+        ],
+        [
+            "list item enum",
+            { ...base, k3s: { disable: ["traefik", "flannel"] } },
+            ['k3s.disable[1]: must be one of "traefik", "local-storage", "metrics-server", "servicelb", "coredns"; got "flannel"'],
+        ],
+        [
+            "checksum form",
+            { ...base, buildkit: { sha256: { amd64: "abc" } } },
+            ['buildkit.sha256.amd64: expected a sha256 checksum: 64 lowercase hex digits; got "abc"'],
+        ],
+        [
+            "checksum architecture key",
+            { ...base, buildkit: { sha256: { x86_64: "a".repeat(64) } } },
+            ['buildkit.sha256.x86_64: key must be "amd64" or "arm64"'],
+        ],
+        [
+            "GC size form",
+            { ...base, buildkit: { gc: { maxUsedSpace: "lots" } } },
+            ['buildkit.gc.maxUsedSpace: expected a size like "50GB" or a percentage like "60%"; got "lots"'],
+        ],
+        [
+            "platform form",
+            { ...base, buildkit: { platforms: ["amd64"] } },
+            ['buildkit.platforms[0]: expected a platform like "linux/amd64" or "linux/arm64"; got "amd64"'],
+        ],
+        [
+            "registry host key",
+            { ...base, registries: { "https://docker.io": {} } },
+            ['registries["https://docker.io"]: key must be a registry host, optionally with a port, like "docker.io" or "10.0.0.9:5000"'],
+        ],
         ["cluster mode", { ...base, cluster: { mode: "root" } }, ['cluster.mode: must be one of "privileged", "rootless"; got "root"']],
-        ["list too short", { ...base, builds: [{ name: "app", context: { git: "https://example.com/a.git" }, tags: [] }] }, ["builds[0].tags: must have at least 1 item(s); got 0"]],
-        ["build context: exactly one source", { ...base, builds: [{ name: "app", context: { git: "https://example.com/a.git", url: "https://example.com/a.tgz" }, tags: ["r/a:1"] }] }, ["builds[0].context: set exactly one of git, url or files; got git and url"]],
-        ["build context: none", { ...base, builds: [{ name: "app", context: {}, tags: ["r/a:1"] }] }, ["builds[0].context: set exactly one of git, url or files; got none"]],
-        ["secret stored in plain text", { ...base }, ["sshPrivateKey: must be stored as a secret; set it with: pulumi config set --secret sshPrivateKey …"], []],
-        ["duplicate host names", { ...base, hosts: [sshHost, { ...sshHost, address: "10.0.0.6" }] }, ['hosts[1].name: "s1" is already used by hosts[0]; host names must be unique']],
-        ["ssh host without address", { ...base, hosts: [{ name: "s1" }] }, ['hosts[0].address: is required when connection is "ssh": set the host\'s IP address or DNS name']],
-        ["local host with ssh settings", { hosts: [{ name: "l", connection: "local", address: "10.0.0.5", port: 22 }] }, ['hosts[0].address: is not used when connection is "local"; remove it, or set connection: ssh', 'hosts[0].port: is not used when connection is "local"; remove it, or set connection: ssh']],
-        ["two local hosts", { hosts: [{ name: "l1", connection: "local" }, { name: "l2", connection: "local", role: "agent" }] }, ['hosts[1].connection: only one host can be "local" (hosts[0] already is)']],
-        ["first host must be a server", { ...base, hosts: [{ ...sshHost, role: "agent" }] }, ['hosts[0].role: the first host must be a "server": it initialises the cluster, and agents and other servers join it']],
-        ["ssh hosts need a key", { hosts: [sshHost] }, ["sshPrivateKey: is required because hosts[0] connects over SSH; set it with: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519"]],
-        ["kubeconfig and hosts together", { ...base, kubeconfig: "x" }, ["kubeconfig: set either kubeconfig (bring your own cluster) or hosts (the k3s server's kubeconfig is used), not both"], ["sshPrivateKey", "kubeconfig"]],
-        ["neither hosts nor kubeconfig", {}, ["hosts: no hosts and no kubeconfig: add at least one host (e.g. { name: local, connection: local }) or set the secret kubeconfig"]],
-        ["duplicate build names", { ...base, builds: [{ name: "app", context: { url: "https://e.com/a.tgz" }, tags: ["r/a:1"] }, { name: "app", context: { url: "https://e.com/b.tgz" }, tags: ["r/b:1"] }] }, ['builds[1].name: "app" is already used by another build; build names must be unique']],
-        ["registry user without password", { ...base, registries: { "r.example.com": { username: "ci" } } }, [`registries["r.example.com"].username: has no password; set it with: pulumi config set --secret --path 'registryPasswords["r.example.com"]' …`]],
-        ["password without registry user", { ...base, registryPasswords: { "r.example.com": "pw" } }, ['registryPasswords["r.example.com"]: has no matching registries["r.example.com"].username; add the user name there or remove this password'], ["sshPrivateKey", "registryPasswords"]],
-        ["http and insecure together", { ...base, registries: { "10.0.0.9:5000": { http: true, insecure: true } } }, ['registries["10.0.0.9:5000"].insecure: cannot be combined with http: true (insecure means HTTPS without certificate checks); keep only the one that matches the registry']],
+        [
+            "list too short",
+            { ...base, builds: [{ name: "app", context: { git: "https://example.com/a.git" }, tags: [] }] },
+            ["builds[0].tags: must have at least 1 item(s); got 0"],
+        ],
+        [
+            "build context: exactly one source",
+            {
+                ...base,
+                builds: [{ name: "app", context: { git: "https://example.com/a.git", url: "https://example.com/a.tgz" }, tags: ["r/a:1"] }],
+            },
+            ["builds[0].context: set exactly one of git, url or files; got git and url"],
+        ],
+        [
+            "build context: none",
+            { ...base, builds: [{ name: "app", context: {}, tags: ["r/a:1"] }] },
+            ["builds[0].context: set exactly one of git, url or files; got none"],
+        ],
+        [
+            "secret stored in plain text",
+            { ...base },
+            ["sshPrivateKey: must be stored as a secret; set it with: pulumi config set --secret sshPrivateKey …"],
+            [],
+        ],
+        [
+            "duplicate host names",
+            { ...base, hosts: [sshHost, { ...sshHost, address: "10.0.0.6" }] },
+            ['hosts[1].name: "s1" is already used by hosts[0]; host names must be unique'],
+        ],
+        [
+            "ssh host without address",
+            { ...base, hosts: [{ name: "s1" }] },
+            ['hosts[0].address: is required when connection is "ssh": set the host\'s IP address or DNS name'],
+        ],
+        [
+            "local host with ssh settings",
+            { hosts: [{ name: "l", connection: "local", address: "10.0.0.5", port: 22 }] },
+            [
+                'hosts[0].address: is not used when connection is "local"; remove it, or set connection: ssh',
+                'hosts[0].port: is not used when connection is "local"; remove it, or set connection: ssh',
+            ],
+        ],
+        [
+            "two local hosts",
+            {
+                hosts: [
+                    { name: "l1", connection: "local" },
+                    { name: "l2", connection: "local", role: "agent" },
+                ],
+            },
+            ['hosts[1].connection: only one host can be "local" (hosts[0] already is)'],
+        ],
+        [
+            "first host must be a server",
+            { ...base, hosts: [{ ...sshHost, role: "agent" }] },
+            ['hosts[0].role: the first host must be a "server": it initialises the cluster, and agents and other servers join it'],
+        ],
+        [
+            "ssh hosts need a key",
+            { hosts: [sshHost] },
+            [
+                "sshPrivateKey: is required because hosts[0] connects over SSH; set it with: pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519",
+            ],
+        ],
+        [
+            "kubeconfig and hosts together",
+            { ...base, kubeconfig: "x" },
+            ["kubeconfig: set either kubeconfig (bring your own cluster) or hosts (the k3s server's kubeconfig is used), not both"],
+            ["sshPrivateKey", "kubeconfig"],
+        ],
+        [
+            "neither hosts nor kubeconfig",
+            {},
+            [
+                "hosts: no hosts and no kubeconfig: add at least one host (e.g. { name: local, connection: local }) or set the secret kubeconfig",
+            ],
+        ],
+        [
+            "duplicate build names",
+            {
+                ...base,
+                builds: [
+                    { name: "app", context: { url: "https://e.com/a.tgz" }, tags: ["r/a:1"] },
+                    { name: "app", context: { url: "https://e.com/b.tgz" }, tags: ["r/b:1"] },
+                ],
+            },
+            ['builds[1].name: "app" is already used by another build; build names must be unique'],
+        ],
+        [
+            "registry user without password",
+            { ...base, registries: { "r.example.com": { username: "ci" } } },
+            [
+                `registries["r.example.com"].username: has no password; set it with: pulumi config set --secret --path 'registryPasswords["r.example.com"]' …`,
+            ],
+        ],
+        [
+            "password without registry user",
+            { ...base, registryPasswords: { "r.example.com": "pw" } },
+            [
+                'registryPasswords["r.example.com"]: has no matching registries["r.example.com"].username; add the user name there or remove this password',
+            ],
+            ["sshPrivateKey", "registryPasswords"],
+        ],
+        [
+            "http and insecure together",
+            { ...base, registries: { "10.0.0.9:5000": { http: true, insecure: true } } },
+            [
+                'registries["10.0.0.9:5000"].insecure: cannot be combined with http: true (insecure means HTTPS without certificate checks); keep only the one that matches the registry',
+            ],
+        ],
     ];
     for (const [name, values, expected, secretKeys] of cases) {
         it(name, () => assert.deepEqual(problems(values, secretKeys ?? ["sshPrivateKey"]), expected));

@@ -104,7 +104,10 @@ export interface Machine {
     /** The sshd host key (public line, `ssh-ed25519 AAAA…`). */
     readonly hostKey: string;
     /** A transport target for `user` (sudo for non-root users). */
-    target(user: "root" | "builder" | "nosudo", extra?: Partial<Extract<TransportTarget, { kind: "ssh" }>>): Extract<TransportTarget, { kind: "ssh" }>;
+    target(
+        user: "root" | "builder" | "nosudo",
+        extra?: Partial<Extract<TransportTarget, { kind: "ssh" }>>,
+    ): Extract<TransportTarget, { kind: "ssh" }>;
     /** Every command line clients sent over SSH, in order (all users). */
     commandLines(): string[];
     /** Runs a shell command as root inside the machine (over SSH) and returns stdout; throws on failure. */
@@ -243,7 +246,11 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
         commandLines: () =>
             ["root", "builder", "nosudo"].flatMap((u) => {
                 const f = join(root, "var/log/ssh-commands", `${u}.log`);
-                return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter((l) => l !== "") : [];
+                return existsSync(f)
+                    ? readFileSync(f, "utf8")
+                          .split("\n")
+                          .filter((l) => l !== "")
+                    : [];
             }),
     };
 }

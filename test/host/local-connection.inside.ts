@@ -77,4 +77,3 @@ describe(`local connection (${who})`, () => {
         await f.delete(unitFile.id, unitFile.outs);
     });
 });
-

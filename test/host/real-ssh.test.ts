@@ -47,7 +47,11 @@ describe("HostFile over real SSH", () => {
 
             const unchanged = await f.read(created.id, created.outs);
             assert.deepEqual(unchanged.props, created.outs);
-            assert.deepEqual(await f.diff(created.id, unchanged.props, inputs), { changes: false, replaces: [], deleteBeforeReplace: true });
+            assert.deepEqual(await f.diff(created.id, unchanged.props, inputs), {
+                changes: false,
+                replaces: [],
+                deleteBeforeReplace: true,
+            });
 
             await m.exec(`echo 'hand edit' >> ${path}; chmod 0666 ${path}`);
             const drifted = await f.read(created.id, unchanged.props);
@@ -97,7 +101,10 @@ describe("HostFile over real SSH", () => {
     it("a user without passwordless sudo fails with a message that says how to fix it", async () => {
         const f = fileProvider();
         await assert.rejects(f.create(fileInputs(m.target("nosudo"), "/etc/k3sbk-test/nope", "x")), (e: Error) => {
-            assert.match(e.message, /^nosudo@127\.0\.0\.1:\d+: writing \/etc\/k3sbk-test\/nope: k3s-buildkit: user nosudo on k3sbk-ssh cannot run sudo without a password; allow it with: echo "nosudo ALL=\(ALL\) NOPASSWD:ALL" > \/etc\/sudoers.d\/k3s-buildkit$/);
+            assert.match(
+                e.message,
+                /^nosudo@127\.0\.0\.1:\d+: writing \/etc\/k3sbk-test\/nope: k3s-buildkit: user nosudo on k3sbk-ssh cannot run sudo without a password; allow it with: echo "nosudo ALL=\(ALL\) NOPASSWD:ALL" > \/etc\/sudoers.d\/k3s-buildkit$/,
+            );
             return true;
         });
         assert.equal(await m.exec("test -e /etc/k3sbk-test/nope && echo exists || echo absent"), "absent\n");
@@ -107,14 +114,19 @@ describe("HostFile over real SSH", () => {
         const other = generateKey(m.root, "wrong-key");
         await assert.rejects(
             runScript(m.target("root", { privateKey: other.privateKey, dialErrorLimit: 5 }), "true\n", "probe"),
-            new RegExp(`^TransportError: root@127\\.0\\.0\\.1:${m.port}: authentication failed: the server rejected the private key \\(check sshPrivateKey, its passphrase, and the user's ~/\\.ssh/authorized_keys\\)$`),
+            new RegExp(
+                `^TransportError: root@127\\.0\\.0\\.1:${m.port}: authentication failed: the server rejected the private key \\(check sshPrivateKey, its passphrase, and the user's ~/\\.ssh/authorized_keys\\)$`,
+            ),
         );
     });
 
     it("a pinned host key that does not match is refused", async () => {
         const other = generateKey(m.root, "other-host-key");
         const pinned = other.publicKey.split(" ").slice(0, 2).join(" ");
-        await assert.rejects(runScript(m.target("root", { hostKey: pinned }), "true\n", "probe"), /host key mismatch: expected ssh-ed25519 /);
+        await assert.rejects(
+            runScript(m.target("root", { hostKey: pinned }), "true\n", "probe"),
+            /host key mismatch: expected ssh-ed25519 /,
+        );
     });
 
     it("an unreachable host fails with the address and the number of attempts", async () => {
@@ -127,9 +139,16 @@ describe("HostFile over real SSH", () => {
     it("an encrypted key works with its passphrase and fails clearly without it", async () => {
         const enc = generateKey(m.root, "encrypted", "pass phrase");
         await m.exec(`echo ${JSON.stringify(enc.publicKey)} >> /root/.ssh/authorized_keys`);
-        const out = await runScript(m.target("root", { privateKey: enc.privateKey, privateKeyPassphrase: "pass phrase" }), "echo ok\n", "probe");
+        const out = await runScript(
+            m.target("root", { privateKey: enc.privateKey, privateKeyPassphrase: "pass phrase" }),
+            "echo ok\n",
+            "probe",
+        );
         assert.equal(out, "ok\n");
-        await assert.rejects(runScript(m.target("root", { privateKey: enc.privateKey }), "true\n", "probe"), /the private key cannot be used: .*encrypted/i);
+        await assert.rejects(
+            runScript(m.target("root", { privateKey: enc.privateKey }), "true\n", "probe"),
+            /the private key cannot be used: .*encrypted/i,
+        );
     });
 });
 
@@ -139,9 +158,21 @@ describe("SystemdService over real SSH on real systemd", () => {
         const s = serviceProvider();
         const target = m.target("builder");
         const unitFile = await f.create(
-            fileInputs(target, "/etc/systemd/system/k3sbk-demo.service", "[Unit]\nDescription=demo\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n"),
+            fileInputs(
+                target,
+                "/etc/systemd/system/k3sbk-demo.service",
+                "[Unit]\nDescription=demo\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n",
+            ),
         );
-        const inputs: SystemdServiceInputs = { target, unit: "k3sbk-demo.service", enabled: true, active: true, restartTriggers: ["a"], stopOnDelete: true, providerVersion: "1" };
+        const inputs: SystemdServiceInputs = {
+            target,
+            unit: "k3sbk-demo.service",
+            enabled: true,
+            active: true,
+            restartTriggers: ["a"],
+            stopOnDelete: true,
+            providerVersion: "1",
+        };
         assert.deepEqual((await s.check({}, inputs)).failures, []);
         const created = await s.create(inputs);
         assert.equal(await m.exec("systemctl is-enabled k3sbk-demo.service; systemctl is-active k3sbk-demo.service"), "enabled\nactive\n");
@@ -162,7 +193,11 @@ describe("SystemdService over real SSH on real systemd", () => {
         assert.notEqual(pid2, pid1);
 
         const sameTriggers = await s.update(created.id, repaired.outs, inputs);
-        assert.equal((await m.exec("systemctl show -p MainPID --value k3sbk-demo.service")).trim(), pid2, "no restart without a trigger change");
+        assert.equal(
+            (await m.exec("systemctl show -p MainPID --value k3sbk-demo.service")).trim(),
+            pid2,
+            "no restart without a trigger change",
+        );
         const changed = { ...inputs, restartTriggers: ["b"] };
         assert.equal((await s.diff(created.id, sameTriggers.outs, changed)).changes, true);
         await s.update(created.id, sameTriggers.outs, changed);
@@ -170,7 +205,10 @@ describe("SystemdService over real SSH on real systemd", () => {
         assert.notEqual(pid3, pid2, "a changed trigger restarts the unit");
 
         await s.delete(created.id, { ...changed });
-        assert.equal(await m.exec("systemctl is-enabled k3sbk-demo.service || true; systemctl is-active k3sbk-demo.service || true"), "disabled\ninactive\n");
+        assert.equal(
+            await m.exec("systemctl is-enabled k3sbk-demo.service || true; systemctl is-active k3sbk-demo.service || true"),
+            "disabled\ninactive\n",
+        );
         await f.delete(unitFile.id, unitFile.outs);
         await m.exec("systemctl daemon-reload");
         assert.equal(await m.exec("systemctl cat k3sbk-demo.service >/dev/null 2>&1 && echo known || echo unknown"), "unknown\n");
@@ -178,7 +216,20 @@ describe("SystemdService over real SSH on real systemd", () => {
 
     it("rejects a unit name that is not one", async () => {
         const s = serviceProvider();
-        const r = await s.check({}, { target: m.target("root"), unit: "x; reboot", enabled: true, active: true, restartTriggers: [], stopOnDelete: true, providerVersion: "1" });
-        assert.deepEqual(r.failures, [{ property: "unit", reason: 'expected a systemd unit name like "buildkit.socket"; got "x; reboot"' }]);
+        const r = await s.check(
+            {},
+            {
+                target: m.target("root"),
+                unit: "x; reboot",
+                enabled: true,
+                active: true,
+                restartTriggers: [],
+                stopOnDelete: true,
+                providerVersion: "1",
+            },
+        );
+        assert.deepEqual(r.failures, [
+            { property: "unit", reason: 'expected a systemd unit name like "buildkit.socket"; got "x; reboot"' },
+        ]);
     });
 });

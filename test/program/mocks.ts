@@ -24,8 +24,16 @@ export async function recordingMocks(preview = false): Promise<Recorded[]> {
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                recorded.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, custom: args.custom ?? true });
-                return { id: preview ? undefined : `${args.name}-id`, state: { ...args.inputs, ...(preview ? {} : fakeOutputs(args.type)) } };
+                recorded.push({
+                    type: args.type,
+                    name: args.name,
+                    inputs: args.inputs as Record<string, unknown>,
+                    custom: args.custom ?? true,
+                });
+                return {
+                    id: preview ? undefined : `${args.name}-id`,
+                    state: { ...args.inputs, ...(preview ? {} : fakeOutputs(args.type)) },
+                };
             },
             call() {
                 return {};
@@ -63,7 +71,10 @@ export function setStackConfig(values: Record<string, unknown>, secretKeys: read
     const all = Object.fromEntries(
         Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
     );
-    pulumi.runtime.setAllConfig(all, secretKeys.map((k) => `${PROJECT}:${k}`));
+    pulumi.runtime.setAllConfig(
+        all,
+        secretKeys.map((k) => `${PROJECT}:${k}`),
+    );
 }
 
 /** Evaluates index.ts afresh (a new module instance) with the given config; returns its exports and the registrations. */

@@ -41,7 +41,9 @@ describe("index.ts under mocks", () => {
                 custom: true,
             },
         ]);
-        const info = await new Promise((r) => (exports.hostInfo as Record<string, { arch: { apply: (f: (v: string) => void) => void } }>).local.arch.apply(r));
+        const info = await new Promise((r) =>
+            (exports.hostInfo as Record<string, { arch: { apply: (f: (v: string) => void) => void } }>).local.arch.apply(r),
+        );
         assert.equal(info, "amd64");
     });
 
@@ -56,15 +58,12 @@ describe("index.ts under mocks", () => {
             },
             ["sshPrivateKey"],
         );
-        assert.deepEqual(
-            recorded.map((r) => `${r.type} ${r.name}`).sort(),
-            [
-                "command:remote:Command agent-1-preflight",
-                "command:remote:Command server-1-preflight",
-                "k3s-buildkit:host:Host agent-1",
-                "k3s-buildkit:host:Host server-1",
-            ],
-        );
+        assert.deepEqual(recorded.map((r) => `${r.type} ${r.name}`).sort(), [
+            "command:remote:Command agent-1-preflight",
+            "command:remote:Command server-1-preflight",
+            "k3s-buildkit:host:Host agent-1",
+            "k3s-buildkit:host:Host server-1",
+        ]);
         const byName = (n: string) => recorded.find((r) => r.name === n)!.inputs;
         const server = byName("server-1-preflight");
         assert.equal(server.create, runnerCommand(true));
@@ -98,7 +97,12 @@ describe("index.ts under mocks", () => {
 
     it("invalid config throws one ConfigError listing every problem and registers nothing", async () => {
         let error: unknown;
-        const run = runProgram({ hosts: [{ name: "Bad Name", address: "10.0.0.5" }, { name: "x", connection: "lokal" }] }).catch((e: unknown) => {
+        const run = runProgram({
+            hosts: [
+                { name: "Bad Name", address: "10.0.0.5" },
+                { name: "x", connection: "lokal" },
+            ],
+        }).catch((e: unknown) => {
             error = e;
             return undefined;
         });
