@@ -8,10 +8,8 @@ import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { deleteCommandLine, hostCommand } from "../../components/host/command";
 import { runnerCommand, type HostConnection } from "../../components/host/connection";
-import { recordingMocks, settle } from "../program/mocks";
+import { isSecretValue, recordingMocks, settle } from "../program/mocks";
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const isSecretValue = (v: unknown) => typeof v === "object" && v !== null && SECRET_SIG in v;
 const ssh: HostConnection = {
     config: { kind: "ssh", host: "10.0.0.5", port: 22, user: "debian", sudo: true, dialErrorLimit: 10, dialTimeoutSeconds: 15 },
     privateKey: pulumi.secret("KEY"),

@@ -32,10 +32,7 @@ import {
 import { runnerCommand } from "../../components/host/connection";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
-import { recordingMocks, settle } from "../program/mocks";
-
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const isSecretValue = (v: unknown) => typeof v === "object" && v !== null && SECRET_SIG in v;
+import { isSecretValue, recordingMocks, settle } from "../program/mocks";
 
 const sshConnection: HostConnection = {
     config: { kind: "ssh", host: "10.0.0.5", port: 22, user: "debian", sudo: true, dialErrorLimit: 10, dialTimeoutSeconds: 15 },

@@ -12,6 +12,14 @@ export interface Recorded {
     readonly custom: boolean;
 }
 
+/** The marker Pulumi puts on a secret value crossing the RPC boundary (what the engine would store encrypted). */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Whether a recorded input value arrived as a secret. */
+export function isSecretValue(v: unknown): boolean {
+    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+}
+
 /** Fake provider outputs for resources whose outputs the program reads. */
 function fakeOutputs(type: string): Record<string, unknown> {
     if (type === "command:remote:Command" || type === "command:local:Command") return { stdout: "arch=amd64\n", stderr: "" };

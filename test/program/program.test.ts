@@ -11,13 +11,7 @@ import { ConfigError, PROJECT } from "../../components/config";
 import { runnerCommand } from "../../components/host/connection";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
-import { runProgram } from "./mocks";
-
-/** The marker Pulumi puts on a secret value crossing the RPC boundary. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-function isSecretValue(v: unknown): boolean {
-    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
-}
+import { isSecretValue, runProgram } from "./mocks";
 
 /** Stack config of a Pulumi.<stack>.yaml, without the `k3s-buildkit:` prefix. */
 function stackFile(name: string): Record<string, unknown> {
