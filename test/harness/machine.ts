@@ -223,7 +223,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
             throw new Error(`machine ${name} exited while booting:\n${out}`);
         }
         if (await portOpen(port)) {
-            const r = await execScript(rootTarget(), "systemctl is-system-running --wait || true\n").catch(() => undefined);
+            const r = await execScript(rootTarget(), "timeout 30 systemctl is-system-running --wait || true\n").catch(() => undefined);
             const state = r?.stdout.trim();
             if (state === "running" || state === "degraded") break;
         }
