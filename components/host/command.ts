@@ -25,9 +25,9 @@ export interface HostCommandArgs {
 }
 
 /**
- * The command line for a delete step. The command provider feeds `stdin` to create and update only,
- * so the (never secret) delete script is carried base64-encoded on the line and decoded into the
- * runner's stdin.
+ * The command line for a delete step. The command provider's docs do not promise that `stdin` reaches
+ * `delete`, so the (never secret) delete script is carried base64-encoded on the line and decoded
+ * into the runner's stdin.
  */
 export function deleteCommandLine(script: string, sudo: boolean): string {
     const b64 = Buffer.from(script, "utf8").toString("base64");
@@ -35,8 +35,8 @@ export function deleteCommandLine(script: string, sudo: boolean): string {
 }
 
 /**
- * One step on a host. The script travels on stdin; the command line is the fixed runner, so a failed
- * step's error text (which quotes the command line) never contains a parameter or a secret.
+ * One step on a host. The create script travels on stdin and the create command line is the fixed
+ * runner, so a failed step's error text (which quotes the command line) never contains a secret.
  */
 export function hostCommand(
     name: string,
