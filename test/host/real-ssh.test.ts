@@ -136,6 +136,25 @@ describe("HostFile over real SSH", () => {
         );
     });
 
+    it("reaches a host through a bastion (the same sshd as jump host), checking both host keys", async () => {
+        const viaBastion = m.target("root", { bastion: { host: "127.0.0.1", port: m.port, user: "root", hostKey: m.hostKey } });
+        // The target session's client socket must belong to sshd (the bastion's forward), not to us.
+        const owner = await runScript(viaBastion, 'set -- $SSH_CLIENT\nss -Htnp state established "( sport = :$2 )"\n', "probe");
+        assert.match(owner, /users:\(\("sshd"/, owner);
+        assert.equal(
+            await runScript(m.target("builder", { bastion: viaBastion.bastion }), "id -un\n", "probe"),
+            "root\n",
+            "sudo works behind a bastion",
+        );
+        const before = m.commandLines().length;
+        const other = generateKey(m.root, "other-bastion-key").publicKey.split(" ").slice(0, 2).join(" ");
+        await assert.rejects(
+            runScript(m.target("root", { bastion: { host: "127.0.0.1", port: m.port, user: "root", hostKey: other } }), "true\n", "probe"),
+            new RegExp(`^TransportError: bastion root@127\\.0\\.0\\.1:${m.port}: host key mismatch: expected ssh-ed25519 `),
+        );
+        assert.equal(m.commandLines().length, before, "nothing ran when the bastion was refused");
+    });
+
     it("an encrypted key works with its passphrase and fails clearly without it", async () => {
         const enc = generateKey(m.root, "encrypted", "pass phrase");
         await m.exec(`echo ${JSON.stringify(enc.publicKey)} >> /root/.ssh/authorized_keys`);
