@@ -4,7 +4,8 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { type HostConnection, remoteConnectionArgs, runnerCommand } from "./connection";
+import { type HostConnection, remoteConnectionArgs } from "./connection";
+import { runnerCommand } from "./runner";
 
 export interface HostCommandArgs {
     readonly connection: HostConnection;

@@ -1,31 +1,12 @@
 /**
- * How a script reaches a host: over SSH or on the machine that runs Pulumi, as root or through
- * passwordless sudo. One function ({@link runnerCommand}) builds the command line that runs a script
- * fed on stdin; the same line is used by `@pulumi/command` resources and by the drift-detecting
- * dynamic resources, so both behave alike.
+ * How a host is reached, as components carry it (with its secrets as Outputs), and the arguments it
+ * becomes for `@pulumi/command` resources and for the drift-detecting dynamic resources. The runner
+ * command line and the serializable target live in ./runner.ts.
  */
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionConfig, StackSecrets } from "../config";
-
-/** Exit code of {@link runnerCommand} when sudo needs a password. */
-export const SUDO_EXIT_CODE = 97;
-
-/**
- * The command line that runs a script read from stdin, as root. Without sudo it is `bash -s`;
- * with sudo it first checks that `sudo -n` works and otherwise fails with a message that says how to
- * fix it. Nothing secret is ever part of this line: parameters travel inside the script on stdin.
- * Written in POSIX sh, since it is read by the login shell (remote) or `/bin/sh -c` (local).
- */
-export function runnerCommand(sudo: boolean): string {
-    if (!sudo) return "bash -s";
-    return (
-        `if ! sudo -n true 2>/dev/null; then ` +
-        `echo "k3s-buildkit: user $(id -un) on $(hostname) cannot run sudo without a password; ` +
-        `allow it with: echo \\"$(id -un) ALL=(ALL) NOPASSWD:ALL\\" > /etc/sudoers.d/k3s-buildkit" >&2; ` +
-        `exit ${SUDO_EXIT_CODE}; fi; exec sudo -n bash -s`
-    );
-}
+import type { TransportTarget } from "./runner";
 
 /** A connection with its secrets, as components carry it. */
 export interface HostConnection {
@@ -78,26 +59,6 @@ export function remoteConnectionArgs(conn: HostConnection): command.types.input.
     };
 }
 
-/**
- * The plain, serializable connection the dynamic resources carry in their inputs and state.
- * Its secret fields make the whole value a secret Output.
- */
-export type TransportTarget =
-    | {
-          readonly kind: "ssh";
-          readonly host: string;
-          readonly port: number;
-          readonly user: string;
-          readonly sudo: boolean;
-          readonly privateKey: string;
-          readonly privateKeyPassphrase?: string;
-          readonly hostKey?: string;
-          readonly bastion?: { readonly host: string; readonly port: number; readonly user: string; readonly hostKey?: string };
-          readonly dialErrorLimit: number;
-          readonly dialTimeoutSeconds: number;
-      }
-    | { readonly kind: "local"; readonly sudo: boolean };
-
 /** The {@link TransportTarget} input for dynamic resources: a secret Output when it holds a key. */
 export function transportTarget(conn: HostConnection): pulumi.Input<TransportTarget> {
     const c = conn.config;
@@ -110,9 +71,4 @@ export function transportTarget(conn: HostConnection): pulumi.Input<TransportTar
             ...(passphrase === undefined ? {} : { privateKeyPassphrase: passphrase }),
         })),
     );
-}
-
-/** A short human label for a target, used in resource IDs and error messages (never secret). */
-export function targetLabel(t: TransportTarget | ConnectionConfig): string {
-    return t.kind === "local" ? "local" : `${t.user}@${t.host}:${t.port}`;
 }

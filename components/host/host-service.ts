@@ -1,18 +1,10 @@
 /**
- * `SystemdService`: the enabled/active state of one systemd unit on a host, as a dynamic resource
- * whose `read` asks systemd (`systemctl is-enabled` / `is-active`). A unit stopped or disabled by hand
- * shows as drift in `pulumi refresh`, and the next `pulumi up` enables/starts it again. A change to
- * `restartTriggers` (e.g. the checksum of a config file) restarts the unit.
+ * `SystemdService`: a systemd unit's enabled/active state as a dynamic resource with drift detection.
+ * The provider lives in ./host-service-provider.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type HostConnection, targetLabel, transportTarget, type TransportTarget } from "./connection";
-import { renderScript } from "./shell";
-import { runScript } from "./transport";
-
-/** Bump when the provider implementation changes (its code is serialized into state). */
-export const SYSTEMD_SERVICE_PROVIDER_VERSION = "1";
-
-const UNIT = /^[A-Za-z0-9:_.@-]+\.(?:service|socket|timer|target|path|mount)$/;
+import { type HostConnection, transportTarget } from "./connection";
+import { SYSTEMD_SERVICE_PROVIDER_VERSION, systemdServiceProvider } from "./host-service-provider";
 
 export interface SystemdServiceArgs {
     readonly connection: HostConnection;
@@ -27,110 +19,6 @@ export interface SystemdServiceArgs {
     /** On delete, stop and disable the unit. @default true */
     readonly stopOnDelete?: pulumi.Input<boolean>;
 }
-
-export interface SystemdServiceInputs {
-    readonly target: TransportTarget;
-    readonly unit: string;
-    readonly enabled: boolean;
-    readonly active: boolean;
-    readonly restartTriggers: string[];
-    readonly stopOnDelete: boolean;
-    readonly providerVersion: string;
-}
-
-/** State: the inputs, with `enabled`/`active` as last read from systemd. */
-export type SystemdServiceState = SystemdServiceInputs;
-
-export function checkServiceInputs(i: Pick<SystemdServiceInputs, "unit">): { property: string; reason: string }[] {
-    return UNIT.test(i.unit)
-        ? []
-        : [{ property: "unit", reason: `expected a systemd unit name like "buildkit.socket"; got ${JSON.stringify(i.unit)}` }];
-}
-
-/**
- * The script that brings the unit to the desired state. `daemon-reload` first, so a unit file written
- * just before is known; `restart` only when asked (a trigger changed) and the unit should run.
- */
-export function applyServiceScript(i: Pick<SystemdServiceInputs, "unit" | "enabled" | "active">, restart: boolean): string {
-    return renderScript(
-        `systemctl daemon-reload
-if [ "$UNIT_ENABLED" = true ]; then systemctl enable --quiet -- "$UNIT"; else systemctl disable --quiet -- "$UNIT"; fi
-if [ "$UNIT_ACTIVE" = true ]; then
-  if [ "$UNIT_RESTART" = true ]; then systemctl restart -- "$UNIT"; else systemctl start -- "$UNIT"; fi
-else
-  systemctl stop -- "$UNIT"
-fi
-`,
-        { UNIT: i.unit, UNIT_ENABLED: i.enabled, UNIT_ACTIVE: i.active, UNIT_RESTART: restart },
-    );
-}
-
-/** The script that reports `is-enabled` and `is-active`, one per line. */
-export function readServiceScript(unit: string): string {
-    return renderScript(
-        `systemctl is-enabled -- "$UNIT" 2>/dev/null || true
-systemctl is-active -- "$UNIT" 2>/dev/null || true
-`,
-        { UNIT: unit },
-    );
-}
-
-/** The script that stops and disables the unit, if systemd knows it. */
-export function deleteServiceScript(unit: string): string {
-    return renderScript(
-        `if systemctl cat -- "$UNIT" >/dev/null 2>&1; then
-  systemctl disable --now --quiet -- "$UNIT"
-fi
-`,
-        { UNIT: unit },
-    );
-}
-
-/** Parses {@link readServiceScript}'s output. `enabled` counts `enabled`, `static`-free states only. */
-export function parseServiceOutput(out: string): { enabled: boolean; active: boolean } {
-    const [enabled = "", active = ""] = out
-        .trim()
-        .split("\n")
-        .map((l) => l.trim());
-    return { enabled: enabled === "enabled" || enabled === "enabled-runtime", active: active === "active" || active === "reloading" };
-}
-
-export function serviceChanges(olds: SystemdServiceState, news: SystemdServiceInputs): string[] {
-    const changes: string[] = [];
-    for (const k of ["unit", "enabled", "active", "stopOnDelete", "providerVersion"] as const) {
-        if (olds[k] !== news[k]) changes.push(k);
-    }
-    if (JSON.stringify(olds.restartTriggers) !== JSON.stringify(news.restartTriggers)) changes.push("restartTriggers");
-    if (JSON.stringify(olds.target) !== JSON.stringify(news.target)) changes.push("target");
-    return changes;
-}
-
-export const systemdServiceProvider: pulumi.dynamic.ResourceProvider<SystemdServiceInputs, SystemdServiceState> = {
-    async check(_olds, news) {
-        return { inputs: news, failures: checkServiceInputs(news) };
-    },
-    async diff(_id, olds, news) {
-        const changes = serviceChanges(olds, news);
-        return { changes: changes.length > 0, replaces: changes.includes("unit") ? ["unit"] : [], deleteBeforeReplace: true };
-    },
-    async create(inputs) {
-        await runScript(inputs.target, applyServiceScript(inputs, false), `starting ${inputs.unit}`);
-        return { id: `${targetLabel(inputs.target)}:${inputs.unit}`, outs: inputs };
-    },
-    async read(id, props) {
-        if (props === undefined) throw new Error(`SystemdService ${id}: cannot read without state`);
-        const found = parseServiceOutput(await runScript(props.target, readServiceScript(props.unit), `reading ${props.unit}`));
-        return { id, props: { ...props, ...found } };
-    },
-    async update(_id, olds, news) {
-        const restart = JSON.stringify(olds.restartTriggers) !== JSON.stringify(news.restartTriggers);
-        await runScript(news.target, applyServiceScript(news, restart), `${restart ? "restarting" : "starting"} ${news.unit}`);
-        return { outs: news };
-    },
-    async delete(_id, props) {
-        if (props.stopOnDelete) await runScript(props.target, deleteServiceScript(props.unit), `stopping ${props.unit}`);
-    },
-};
 
 /** The enabled/active state of a systemd unit, managed with drift detection. */
 export class SystemdService extends pulumi.dynamic.Resource {

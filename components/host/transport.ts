@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { Client, type ConnectConfig } from "ssh2";
-import { runnerCommand, SUDO_EXIT_CODE, targetLabel, type TransportTarget } from "./connection";
+import { runnerCommand, SUDO_EXIT_CODE, targetLabel, type TransportTarget } from "./runner";
 
 export interface ScriptResult {
     readonly code: number;

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TransportTarget } from "../../components/host/connection";
+import type { TransportTarget } from "../../components/host/runner";
 import { execScript } from "../../components/host/transport";
 
 /** Packages in the test rootfs; the cache key includes this list. */

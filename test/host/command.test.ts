@@ -7,7 +7,8 @@ import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { deleteCommandLine, hostCommand } from "../../components/host/command";
-import { runnerCommand, type HostConnection } from "../../components/host/connection";
+import type { HostConnection } from "../../components/host/connection";
+import { runnerCommand } from "../../components/host/runner";
 import { isSecretValue, recordingMocks, settle } from "../program/mocks";
 
 const ssh: HostConnection = {

@@ -15,24 +15,24 @@ import {
     deleteFileScript,
     fileChanges,
     HOST_FILE_PROVIDER_VERSION,
-    HostFile,
     type HostFileState,
     parseReadOutput,
     readFileScript,
     sha256Hex,
     writeFileScript,
-} from "../../components/host/host-file";
+} from "../../components/host/host-file-provider";
+import { HostFile } from "../../components/host/host-file";
+import { SystemdService } from "../../components/host/host-service";
 import {
     applyServiceScript,
     deleteServiceScript,
     parseServiceOutput,
     readServiceScript,
-    SystemdService,
-} from "../../components/host/host-service";
-import { runnerCommand } from "../../components/host/connection";
+} from "../../components/host/host-service-provider";
+import { runnerCommand } from "../../components/host/runner";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
-import { isSecretValue, recordingMocks, settle } from "../program/mocks";
+import { isSecretValue, recordingMocks, setStackConfig, settle } from "../program/mocks";
 
 const sshConnection: HostConnection = {
     config: { kind: "ssh", host: "10.0.0.5", port: 22, user: "debian", sudo: true, dialErrorLimit: 10, dialTimeoutSeconds: 15 },
@@ -98,6 +98,21 @@ describe("HostFile under mocks", () => {
             },
             { property: "mode", reason: 'expected an octal mode like "0644"; got "999"' },
         ]);
+    });
+
+    it("the serialized provider code carries no stack config, no secret and no Pulumi SDK", async () => {
+        const recorded = await recordingMocks();
+        setStackConfig({ sshPrivateKey: "MARKER-SECRET-IN-CONFIG", hosts: [{ name: "s1", address: "10.0.0.5" }] }, ["sshPrivateKey"]);
+        new HostFile("f", { connection: sshConnection, path: "/etc/x.conf", content: "x" });
+        new SystemdService("s", { connection: sshConnection, unit: "buildkit.socket" });
+        await settle(recorded);
+        assert.equal(recorded.length, 2);
+        for (const r of recorded) {
+            const code = r.inputs.__provider as string;
+            assert.ok(!code.includes("MARKER-SECRET-IN-CONFIG"), `${r.name}: a config secret is in the serialized provider`);
+            assert.ok(!code.includes("PRIVATE-KEY"), `${r.name}: the connection's key is in the serialized provider`);
+            assert.ok(!code.includes("@pulumi/pulumi"), `${r.name}: the serialized provider pulls in the Pulumi SDK`);
+        }
     });
 
     it("SystemdService registers with defaults and a secret target", async () => {

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
-import type { TransportTarget } from "../../components/host/connection";
-import { sha256Hex } from "../../components/host/host-file";
+import type { TransportTarget } from "../../components/host/runner";
+import { sha256Hex } from "../../components/host/host-file-provider";
 import { fileProvider, serviceProvider } from "./provider-driver";
 
 if (process.env.K3SBK_INSIDE_MACHINE !== "1") throw new Error("run by test/host/local-connection.test.ts inside the test machine only");

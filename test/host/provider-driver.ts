@@ -3,8 +3,8 @@
  * interface marks them optional). Used by the real-host tests.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { type HostFileInputs, type HostFileState, hostFileProvider } from "../../components/host/host-file";
-import { type SystemdServiceInputs, type SystemdServiceState, systemdServiceProvider } from "../../components/host/host-service";
+import { type HostFileInputs, type HostFileState, hostFileProvider } from "../../components/host/host-file-provider";
+import { type SystemdServiceInputs, type SystemdServiceState, systemdServiceProvider } from "../../components/host/host-service-provider";
 
 export interface Driver<I, S> {
     check(olds: Partial<I>, news: I): Promise<pulumi.dynamic.CheckResult<I>>;

@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { TransportTarget } from "../../components/host/connection";
-import { type HostFileInputs, sha256Hex } from "../../components/host/host-file";
-import type { SystemdServiceInputs } from "../../components/host/host-service";
+import type { TransportTarget } from "../../components/host/runner";
+import { type HostFileInputs, sha256Hex } from "../../components/host/host-file-provider";
+import type { SystemdServiceInputs } from "../../components/host/host-service-provider";
 import { runScript } from "../../components/host/transport";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
 import { fileProvider, serviceProvider } from "./provider-driver";

@@ -1,0 +1,52 @@
+/**
+ * The pieces of a connection the dynamic providers need at run time: the runner command line, the
+ * serializable target, its label. Imports nothing from Pulumi: dynamic-provider code is serialized
+ * with everything it reaches, and reaching the Pulumi SDK would drag the stack config (and its
+ * secrets) into the serialized text (test/host/host-file.test.ts guards this).
+ */
+
+/** Exit code of {@link runnerCommand} when sudo needs a password. */
+export const SUDO_EXIT_CODE = 97;
+
+/**
+ * The command line that runs a script read from stdin, as root. Without sudo it is `bash -s`;
+ * with sudo it first checks that `sudo -n` works and otherwise fails with a message that says how to
+ * fix it. Nothing secret is ever part of this line: parameters travel inside the script on stdin.
+ * Written in POSIX sh, since it is read by the login shell (remote) or `/bin/sh -c` (local).
+ */
+export function runnerCommand(sudo: boolean): string {
+    if (!sudo) return "bash -s";
+    return (
+        `if ! sudo -n true 2>/dev/null; then ` +
+        `echo "k3s-buildkit: user $(id -un) on $(hostname) cannot run sudo without a password; ` +
+        `allow it with: echo \\"$(id -un) ALL=(ALL) NOPASSWD:ALL\\" > /etc/sudoers.d/k3s-buildkit" >&2; ` +
+        `exit ${SUDO_EXIT_CODE}; fi; exec sudo -n bash -s`
+    );
+}
+
+/**
+ * The plain, serializable connection the dynamic resources carry in their inputs and state.
+ * Its secret fields make the whole value a secret Output.
+ */
+export type TransportTarget =
+    | {
+          readonly kind: "ssh";
+          readonly host: string;
+          readonly port: number;
+          readonly user: string;
+          readonly sudo: boolean;
+          readonly privateKey: string;
+          readonly privateKeyPassphrase?: string;
+          readonly hostKey?: string;
+          readonly bastion?: { readonly host: string; readonly port: number; readonly user: string; readonly hostKey?: string };
+          readonly dialErrorLimit: number;
+          readonly dialTimeoutSeconds: number;
+      }
+    | { readonly kind: "local"; readonly sudo: boolean };
+
+/** A short human label for a target, used in resource IDs and error messages (never secret). */
+export function targetLabel(
+    t: { readonly kind: "local" } | { readonly kind: "ssh"; readonly user: string; readonly host: string; readonly port: number },
+): string {
+    return t.kind === "local" ? "local" : `${t.user}@${t.host}:${t.port}`;
+}
