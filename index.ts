@@ -3,12 +3,11 @@
  * Nothing else lives here; see components/.
  */
 import { loadStackConfig } from "./components/config";
-import { hostConnection } from "./components/host/connection";
-import { Host } from "./components/host/host";
+import { createPlatform } from "./components/platform";
 
-const { settings, secrets } = loadStackConfig();
+const platform = createPlatform(loadStackConfig());
 
-const hosts = settings.hosts.map((h) => new Host(h.name, { host: h, connection: hostConnection(h.connection, secrets) }));
-
-/** Per host: its role and architecture. */
-export const hostInfo = Object.fromEntries(hosts.map((h, i) => [h.name, { role: settings.hosts[i].role, arch: h.arch }]));
+/** Per host: role, architecture, installed versions, checksums and the BuildKit address. */
+export const hosts = platform.hosts;
+/** Admin kubeconfig of the first server, its address rewritten (secret). */
+export const kubeconfig = platform.kubeconfig;

@@ -95,6 +95,13 @@ const host = obj(
             max: 1000,
         }),
         dialTimeoutSeconds: int({ description: "Seconds per SSH connection attempt.", default: 15, min: 1, max: 600 }),
+        apiAddress: optional(
+            str({
+                description:
+                    "Address other nodes and the kubeconfig use to reach this server's API (default: address; 127.0.0.1 for a local host).",
+                pattern: HOSTNAME_OR_IP,
+            }),
+        ),
     },
     { description: "A machine to manage." },
 );
@@ -127,6 +134,28 @@ const k3s = obj(
         disableNetworkPolicy: bool({ description: "Disable the network policy controller.", default: true }),
         disableCloudController: bool({ description: "Disable the cloud controller manager.", default: true }),
         disableHelmController: bool({ description: "Disable the Helm controller.", default: true }),
+        airgap: obj(
+            {
+                imagesUrl: optional(
+                    str({
+                        description: "URL of the k3s air-gap images tarball (verified when the release's sha256 file lists it).",
+                        pattern: HTTP_URL,
+                    }),
+                ),
+                imagesPath: optional(
+                    str({
+                        description: "Path of the air-gap images tarball on the machine that runs Pulumi (copied to each host).",
+                        pattern: ABSOLUTE_PATH,
+                    }),
+                ),
+            },
+            {
+                description:
+                    "Air-gap images, placed in <dataDir>/agent/images. The binary comes from binaryBaseUrl (point it at a local mirror).",
+                default: {},
+            },
+        ),
+        readyTimeoutSeconds: int({ description: "How long to wait for a node to become Ready.", default: 300, min: 10, max: 3600 }),
         tlsSans: arr(str({ description: "A name or address.", pattern: HOSTNAME_OR_IP }), {
             description: "Extra names and addresses for the API server certificate (the server's address is always added).",
             default: [],
@@ -211,7 +240,11 @@ const nerdctl = obj(
 const registry = obj(
     {
         mirrors: arr(str({ description: "A mirror host.", pattern: REGISTRY_HOST }), {
-            description: "Mirrors tried before this registry.",
+            description: "Build-time mirrors: BuildKit pulls through them (buildkitd.toml).",
+            default: [],
+        }),
+        runtimeMirrors: arr(str({ description: "A mirror host.", pattern: REGISTRY_HOST }), {
+            description: "Run-time mirrors: k3s's containerd pulls pod images through them (registries.yaml).",
             default: [],
         }),
         http: bool({ description: "The registry speaks plain HTTP.", default: false }),
@@ -442,6 +475,20 @@ function crossCheck(c: ParsedConfig): ConfigIssue[] {
             message: `the first host must be a "server": it initialises the cluster, and agents and other servers join it`,
         });
     }
+    if (c.k3s.airgap.imagesUrl !== undefined && c.k3s.airgap.imagesPath !== undefined) {
+        issues.push({ path: "k3s.airgap.imagesPath", message: "set either imagesUrl or imagesPath, not both" });
+    }
+    c.hosts.forEach((h, i) => {
+        if (h.apiAddress !== undefined && h.role !== "server") {
+            issues.push({ path: `hosts[${i}].apiAddress`, message: 'is only used on hosts with role "server"; remove it' });
+        }
+    });
+    if (c.hosts.length > 1 && c.hosts[0].connection === "local" && c.hosts[0].apiAddress === undefined) {
+        issues.push({
+            path: "hosts[0].apiAddress",
+            message: "is required when other hosts join a local first server: set the address they can reach it on",
+        });
+    }
     const firstSsh = c.hosts.findIndex((h) => h.connection === "ssh");
     if (firstSsh >= 0 && c.sshPrivateKey === undefined) {
         issues.push({
@@ -516,6 +563,8 @@ export interface ResolvedHost {
     readonly name: string;
     readonly role: "server" | "agent";
     readonly connection: ConnectionConfig;
+    /** Servers: the address joining nodes and the kubeconfig use. */
+    readonly apiAddress: string;
 }
 
 /** Validated config with host defaults resolved. Secret values are still plain strings here. */
@@ -526,12 +575,18 @@ export interface ResolvedConfig extends Omit<ParsedConfig, "hosts"> {
 function resolve(c: ParsedConfig, local: LocalFacts): ResolvedConfig {
     const hosts = c.hosts.map((h): ResolvedHost => {
         if (h.connection === "local") {
-            return { name: h.name, role: h.role, connection: { kind: "local", sudo: h.sudo ?? !local.runningAsRoot } };
+            return {
+                name: h.name,
+                role: h.role,
+                connection: { kind: "local", sudo: h.sudo ?? !local.runningAsRoot },
+                apiAddress: h.apiAddress ?? "127.0.0.1",
+            };
         }
         const user = h.user ?? c.sshUser;
         return {
             name: h.name,
             role: h.role,
+            apiAddress: h.apiAddress ?? h.address ?? "",
             connection: {
                 kind: "ssh",
                 host: h.address ?? "",

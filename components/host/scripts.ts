@@ -1,14 +1,35 @@
 /**
  * Host scripts kept as `.sh` files beside this module (shellcheck-clean, readable on their own) and
  * loaded here. Each is a body for {@link renderScript}: parameters come from its exported variables.
+ * Every script but the preflight gets `scripts/lib.sh` (download, verify, atomic install) first.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { renderScript, type ScriptParam } from "./shell";
 
 /** The names of the scripts in `scripts/`. */
-export type ScriptName = "preflight";
+export const SCRIPT_NAMES = [
+    "preflight",
+    "k3s-install",
+    "k3s-uninstall",
+    "k3s-ready",
+    "kubeconfig",
+    "buildkit-install",
+    "buildkit-uninstall",
+    "buildkit-ready",
+    "nerdctl-install",
+    "nerdctl-uninstall",
+] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-/** The body of a host script. */
+const read = (file: string) => readFileSync(join(__dirname, "scripts", file), "utf8");
+
+/** The body of a host script, with the shared helpers in front. */
 export function scriptBody(name: ScriptName): string {
-    return readFileSync(join(__dirname, "scripts", `${name}.sh`), "utf8");
+    return name === "preflight" ? read("preflight.sh") : `${read("lib.sh")}\n${read(`${name}.sh`)}`;
+}
+
+/** A complete script for `bash -s`: strict mode, parameters, helpers, body. */
+export function hostScript(name: ScriptName, params: Readonly<Record<string, ScriptParam>> = {}): string {
+    return renderScript(scriptBody(name), params);
 }

@@ -29,7 +29,7 @@ describe("parseConfig: valid config and defaults", () => {
         const r = parseConfig(raw({ hosts: [{ name: "local", role: "server", connection: "local" }] }), { runningAsRoot: false });
         assert.deepEqual(r.issues, []);
         const c = r.config!;
-        assert.deepEqual(c.hosts, [{ name: "local", role: "server", connection: { kind: "local", sudo: true } }]);
+        assert.deepEqual(c.hosts, [{ name: "local", role: "server", connection: { kind: "local", sudo: true }, apiAddress: "127.0.0.1" }]);
         assert.equal(c.sshUser, "root");
         assert.equal(c.sshPort, 22);
         assert.deepEqual(c.k3s, {
@@ -41,6 +41,8 @@ describe("parseConfig: valid config and defaults", () => {
             disableNetworkPolicy: true,
             disableCloudController: true,
             disableHelmController: true,
+            airgap: {},
+            readyTimeoutSeconds: 300,
             tlsSans: [],
         });
         assert.deepEqual(c.buildkit, {
@@ -102,6 +104,7 @@ describe("parseConfig: valid config and defaults", () => {
             {
                 name: "s1",
                 role: "server",
+                apiAddress: "10.0.0.5",
                 connection: {
                     kind: "ssh",
                     host: "10.0.0.5",
@@ -116,6 +119,7 @@ describe("parseConfig: valid config and defaults", () => {
             {
                 name: "a1",
                 role: "agent",
+                apiAddress: "10.0.0.6",
                 connection: {
                     kind: "ssh",
                     host: "10.0.0.6",
@@ -155,14 +159,14 @@ describe("parseConfig: every rule, exact messages", () => {
             "unknown nested key",
             { ...base, hosts: [{ ...sshHost, adress: "x" }] },
             [
-                'hosts[0].adress: unknown key; did you mean "address"? known keys: address, bastion, connection, dialErrorLimit, dialTimeoutSeconds, hostKey, name, port, role, sudo, user',
+                'hosts[0].adress: unknown key; did you mean "address"? known keys: address, apiAddress, bastion, connection, dialErrorLimit, dialTimeoutSeconds, hostKey, name, port, role, sudo, user',
             ],
         ],
         [
             "unknown key with no close match",
             { ...base, k3s: { zzzzzzzzzz: 1 } },
             [
-                "k3s.zzzzzzzzzz: unknown key; known keys: binaryBaseUrl, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, tlsSans, version",
+                "k3s.zzzzzzzzzz: unknown key; known keys: airgap, binaryBaseUrl, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, readyTimeoutSeconds, tlsSans, version",
             ],
         ],
         [
@@ -337,10 +341,31 @@ describe("parseConfig: every rule, exact messages", () => {
             ],
         ],
         [
+            "apiAddress on an agent",
+            { ...base, hosts: [sshHost, { name: "a1", role: "agent", address: "10.0.0.6", apiAddress: "10.0.0.7" }] },
+            ['hosts[1].apiAddress: is only used on hosts with role "server"; remove it'],
+        ],
+        [
+            "a local first server that others join needs an apiAddress",
+            {
+                ...base,
+                hosts: [
+                    { name: "l", connection: "local" },
+                    { name: "a1", role: "agent", address: "10.0.0.6" },
+                ],
+            },
+            ["hosts[0].apiAddress: is required when other hosts join a local first server: set the address they can reach it on"],
+        ],
+        [
+            "air-gap images from a URL and a path",
+            { ...base, k3s: { airgap: { imagesUrl: "https://m.example.com/i.tar.zst", imagesPath: "/srv/i.tar.zst" } } },
+            ["k3s.airgap.imagesPath: set either imagesUrl or imagesPath, not both"],
+        ],
+        [
             "two local hosts",
             {
                 hosts: [
-                    { name: "l1", connection: "local" },
+                    { name: "l1", connection: "local", apiAddress: "10.0.0.5" },
                     { name: "l2", connection: "local", role: "agent" },
                 ],
             },

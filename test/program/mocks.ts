@@ -20,10 +20,43 @@ export function isSecretValue(v: unknown): boolean {
     return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
 }
 
-/** Fake provider outputs for resources whose outputs the program reads. */
-function fakeOutputs(type: string): Record<string, unknown> {
-    if (type === "command:remote:Command" || type === "command:local:Command") return { stdout: "arch=amd64\n", stderr: "" };
-    return {};
+/** A k3s admin kubeconfig as the server writes it (fake credentials). */
+export const FAKE_K3S_KUBECONFIG = `apiVersion: v1
+clusters:
+  - cluster:
+      certificate-authority-data: Q0E=
+      server: https://127.0.0.1:6443
+    name: default
+contexts:
+  - context:
+      cluster: default
+      user: default
+    name: default
+current-context: default
+kind: Config
+users:
+  - name: default
+    user:
+      client-certificate-data: Q0VSVA==
+      client-key-data: S0VZ
+`;
+
+/** Fake provider outputs for resources whose outputs the program reads, as the real steps print them. */
+function fakeOutputs(type: string, name: string): Record<string, unknown> {
+    if (type === "random:index/randomPassword:RandomPassword") return { result: "fake-k3s-token" };
+    if (type !== "command:remote:Command" && type !== "command:local:Command") return {};
+    const stdout = name.endsWith("-preflight")
+        ? "arch=amd64\n"
+        : name.endsWith("-kubeconfig")
+          ? FAKE_K3S_KUBECONFIG
+          : name.endsWith("-k3s-install")
+            ? `k3s_sha256=${"a".repeat(64)}\n`
+            : name.endsWith("-buildkit-install")
+              ? `buildkit_sha256=${"b".repeat(64)}\n`
+              : name.endsWith("-nerdctl-install")
+                ? `nerdctl_sha256=${"c".repeat(64)}\n`
+                : "";
+    return { stdout, stderr: "" };
 }
 
 /** Installs recording mocks; returns the list that fills as resources register. */
@@ -40,7 +73,7 @@ export async function recordingMocks(preview = false): Promise<Recorded[]> {
                 });
                 return {
                     id: preview ? undefined : `${args.name}-id`,
-                    state: { ...args.inputs, ...(preview ? {} : fakeOutputs(args.type)) },
+                    state: { ...args.inputs, ...(preview ? {} : fakeOutputs(args.type, args.name)) },
                 };
             },
             call() {

@@ -7,11 +7,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { ConfigError, PROJECT } from "../../components/config";
-import { runnerCommand } from "../../components/host/connection";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, DEFAULT_VERSIONS, PROJECT } from "../../components/config";
+import { runnerCommand } from "../../components/host/runner";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
-import { isSecretValue, runProgram } from "./mocks";
+import { isSecretValue, resolve, runProgram } from "./mocks";
 
 /** Stack config of a Pulumi.<stack>.yaml, without the `k3s-buildkit:` prefix. */
 function stackFile(name: string): Record<string, unknown> {
@@ -23,22 +24,52 @@ const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nthis-is-the-secret-key
 const preflight = renderScript(scriptBody("preflight"));
 
 describe("index.ts under mocks", () => {
-    it("the dev stack (this machine) creates one Host with its local preflight step, and nothing else", async () => {
+    it("the dev stack (this machine) creates exactly the host, k3s, BuildKit and nerdctl resources, all local", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"));
         const sudo = process.getuid?.() !== 0;
-        assert.deepEqual(recorded, [
-            { type: "k3s-buildkit:host:Host", name: "local", inputs: {}, custom: false },
-            {
-                type: "command:local:Command",
-                name: "local-preflight",
-                inputs: { create: runnerCommand(sudo), stdin: preflight, interpreter: ["/bin/sh", "-c"] },
-                custom: true,
-            },
+        assert.deepEqual(recorded.map((r) => `${r.type} ${r.name}`).sort(), [
+            "command:local:Command local-buildkit-install",
+            "command:local:Command local-buildkit-ready",
+            "command:local:Command local-k3s-install",
+            "command:local:Command local-k3s-ready",
+            "command:local:Command local-kubeconfig",
+            "command:local:Command local-nerdctl-install",
+            "command:local:Command local-preflight",
+            "k3s-buildkit:host:BuildkitHost local",
+            "k3s-buildkit:host:Host local",
+            "k3s-buildkit:host:K3sNode local",
+            "k3s-buildkit:host:Nerdctl local",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-service-unit",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-socket-unit",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkitd-toml",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-k3s-config",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-k3s-registries",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-nerdctl-toml",
+            "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-buildkit",
+            "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-buildkit-socket",
+            "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-k3s",
+            "random:index/randomPassword:RandomPassword k3s-token",
         ]);
-        const info = await new Promise((r) =>
-            (exports.hostInfo as Record<string, { arch: { apply: (f: (v: string) => void) => void } }>).local.arch.apply(r),
-        );
-        assert.equal(info, "amd64");
+        assert.deepEqual(recorded.find((r) => r.name === "local-preflight")?.inputs, {
+            create: runnerCommand(sudo),
+            stdin: preflight,
+            interpreter: ["/bin/sh", "-c"],
+        });
+        const hosts = (await resolve(pulumi.output(exports.hosts))).value as Record<string, Record<string, unknown>>;
+        assert.deepEqual(hosts.local, {
+            role: "server",
+            arch: "amd64",
+            k3sVersion: DEFAULT_VERSIONS.k3s,
+            k3sSha256: "a".repeat(64),
+            buildkitVersion: DEFAULT_VERSIONS.buildkit,
+            buildkitSha256: "b".repeat(64),
+            buildkitAddress: "unix:///run/buildkit/buildkitd.sock",
+            nerdctlVersion: DEFAULT_VERSIONS.nerdctl,
+            nerdctlSha256: "c".repeat(64),
+        });
+        const kubeconfig = await resolve(exports.kubeconfig as pulumi.Output<string>);
+        assert.equal(kubeconfig.secret, true);
+        assert.match(kubeconfig.value ?? "", /server: https:\/\/127\.0\.0\.1:6443/);
     });
 
     it("an SSH stack: one Host and one remote preflight per host, the key secret, sudo for non-root users", async () => {
@@ -52,12 +83,19 @@ describe("index.ts under mocks", () => {
             },
             ["sshPrivateKey"],
         );
-        assert.deepEqual(recorded.map((r) => `${r.type} ${r.name}`).sort(), [
-            "command:remote:Command agent-1-preflight",
-            "command:remote:Command server-1-preflight",
-            "k3s-buildkit:host:Host agent-1",
-            "k3s-buildkit:host:Host server-1",
-        ]);
+        assert.ok(recorded.filter((r) => r.type.startsWith("command:")).every((r) => r.type === "command:remote:Command"));
+        assert.deepEqual(
+            recorded
+                .filter((r) => r.type === "k3s-buildkit:host:Host" || r.name.endsWith("-preflight"))
+                .map((r) => `${r.type} ${r.name}`)
+                .sort(),
+            [
+                "command:remote:Command agent-1-preflight",
+                "command:remote:Command server-1-preflight",
+                "k3s-buildkit:host:Host agent-1",
+                "k3s-buildkit:host:Host server-1",
+            ],
+        );
         const byName = (n: string) => recorded.find((r) => r.name === n)!.inputs;
         const server = byName("server-1-preflight");
         assert.equal(server.create, runnerCommand(true));
@@ -84,7 +122,9 @@ describe("index.ts under mocks", () => {
         });
         for (const r of recorded) {
             for (const [k, v] of Object.entries(r.inputs)) {
-                if (k !== "connection") assert.ok(!JSON.stringify(v).includes("this-is-the-secret-key"), `${r.name}.${k} holds the key`);
+                if (k !== "connection" && k !== "target")
+                    assert.ok(!JSON.stringify(v).includes("this-is-the-secret-key"), `${r.name}.${k} holds the key`);
+                if (k === "connection" || k === "target") assert.ok(isSecretValue(v), `${r.name}.${k} is secret`);
             }
         }
     });
@@ -115,10 +155,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.deepEqual(
-            recorded.map((r) => r.name),
-            ["local", "local-preflight"],
-        );
-        assert.ok("hostInfo" in exports);
+        assert.equal(recorded.length, 21);
+        assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

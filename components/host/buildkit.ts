@@ -1,0 +1,134 @@
+/**
+ * `BuildkitHost` (`k3s-buildkit:host:BuildkitHost`): BuildKit on a host, its worker being k3s's own
+ * containerd. Children: the install step (release tarball, checked against a pinned or first-seen
+ * sha256), `/etc/buildkit/buildkitd.toml`, `buildkit.socket` and `buildkit.service` as HostFiles, the
+ * two units' state as SystemdServices (the service restarts when the config, its unit or the binaries
+ * change), and a readiness check with `buildctl debug workers`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { ResolvedConfig } from "../config";
+import { K3S_CONTAINERD_SOCKET, renderBuildkitdToml, type BuildkitdModel } from "../render/buildkitd-toml";
+import { BUILDKIT_CONFIG_PATH, BUILDKIT_SOCKET_PATH, buildkitServiceUnit, buildkitSocketUnit, renderUnit } from "../render/systemd-unit";
+import { hostCommand } from "./command";
+import type { Host } from "./host";
+import { HostFile } from "./host-file";
+import { sha256Hex } from "./host-file-provider";
+import { SystemdService } from "./host-service";
+import { hostScript } from "./scripts";
+
+/** Where a registry's CA certificate is written for buildkitd. */
+export const buildkitCaPath = (registry: string) => `/etc/buildkit/certs/${registry}/ca.pem`;
+/** The address of the host daemon, for buildctl and nerdctl. */
+export const BUILDKIT_ADDRESS = `unix://${BUILDKIT_SOCKET_PATH}`;
+
+/** The buildkitd.toml model for a host, from stack config. Pure. */
+export function hostBuildkitdModel(buildkit: ResolvedConfig["buildkit"], registries: ResolvedConfig["registries"]): BuildkitdModel {
+    return {
+        root: buildkit.root,
+        debug: buildkit.debug,
+        containerd: {
+            address: K3S_CONTAINERD_SOCKET,
+            namespace: buildkit.containerdNamespace,
+            platforms: buildkit.platforms,
+            gc: buildkit.gc,
+        },
+        registries: Object.fromEntries(
+            Object.entries(registries).map(([host, r]) => [
+                host,
+                { mirrors: r.mirrors, http: r.http, insecure: r.insecure, caFiles: r.ca === undefined ? [] : [buildkitCaPath(host)] },
+            ]),
+        ),
+    };
+}
+
+export interface BuildkitHostArgs {
+    readonly host: Host;
+    readonly settings: ResolvedConfig["buildkit"];
+    readonly registries: ResolvedConfig["registries"];
+    /** systemd unit of k3s on this host (`k3s.service` or `k3s-agent.service`). */
+    readonly k3sUnit: string;
+    /** The tarball checksum the host must see: pinned, or recorded by the first host; "" to record only. */
+    readonly expectedSha256: pulumi.Input<string>;
+    /** Resources BuildKit waits for (k3s Ready). */
+    readonly after: pulumi.Resource[];
+}
+
+export class BuildkitHost extends pulumi.ComponentResource {
+    public readonly version: string;
+    /** sha256 of the release tarball this host installed (record it in buildkit.sha256 to pin). */
+    public readonly tarballSha256: pulumi.Output<string>;
+    /** `unix:///run/buildkit/buildkitd.sock`. */
+    public readonly address: string;
+    public readonly ready: pulumi.Resource;
+
+    constructor(name: string, args: BuildkitHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k3s-buildkit:host:BuildkitHost", name, {}, opts);
+        const { host, settings } = args;
+        const conn = host.connection;
+        this.version = settings.version;
+        this.address = BUILDKIT_ADDRESS;
+        const child = { parent: this, dependsOn: [host.ready, ...args.after] };
+
+        const install = hostCommand(
+            `${name}-buildkit-install`,
+            {
+                connection: conn,
+                create: pulumi.all([args.expectedSha256, host.arch]).apply(([expected, arch]) =>
+                    hostScript("buildkit-install", {
+                        BUILDKIT_VERSION: settings.version,
+                        BUILDKIT_BASE_URL: settings.downloadBaseUrl,
+                        ARCH: arch,
+                        BUILDKIT_SHA256: expected,
+                    }),
+                ),
+                delete: hostScript("buildkit-uninstall"),
+            },
+            { ...child, deleteBeforeReplace: true },
+        );
+        this.tarballSha256 = install.stdout.apply((out) => /^buildkit_sha256=([0-9a-f]{64})$/m.exec(out)?.[1] ?? "");
+
+        const toml = renderBuildkitdToml(hostBuildkitdModel(settings, args.registries));
+        const socketUnit = renderUnit(buildkitSocketUnit("root"));
+        const serviceUnit = renderUnit(buildkitServiceUnit(args.k3sUnit));
+        const caFiles = Object.entries(args.registries)
+            .filter(([, r]) => r.ca !== undefined)
+            .map(([registry, r]) => ({ registry, path: buildkitCaPath(registry), content: r.ca ?? "" }));
+        const files = [
+            new HostFile(`${name}-buildkitd-toml`, { connection: conn, path: BUILDKIT_CONFIG_PATH, content: toml }, child),
+            new HostFile(
+                `${name}-buildkit-socket-unit`,
+                { connection: conn, path: "/etc/systemd/system/buildkit.socket", content: socketUnit },
+                child,
+            ),
+            new HostFile(
+                `${name}-buildkit-service-unit`,
+                { connection: conn, path: "/etc/systemd/system/buildkit.service", content: serviceUnit },
+                child,
+            ),
+            ...caFiles.map(
+                (f) => new HostFile(`${name}-buildkit-ca-${f.registry}`, { connection: conn, path: f.path, content: f.content }, child),
+            ),
+        ];
+        const socket = new SystemdService(
+            `${name}-buildkit-socket`,
+            { connection: conn, unit: "buildkit.socket", restartTriggers: [sha256Hex(socketUnit)] },
+            { parent: this, dependsOn: [install, ...files] },
+        );
+        const triggers = [sha256Hex(toml), sha256Hex(serviceUnit), ...caFiles.map((f) => sha256Hex(f.content)), settings.version];
+        const service = new SystemdService(
+            `${name}-buildkit`,
+            { connection: conn, unit: "buildkit.service", restartTriggers: triggers },
+            { parent: this, dependsOn: [socket] },
+        );
+        this.ready = hostCommand(
+            `${name}-buildkit-ready`,
+            {
+                connection: conn,
+                create: hostScript("buildkit-ready", { BUILDKIT_ADDR: BUILDKIT_ADDRESS, BUILDKIT_READY_TIMEOUT: 120 }),
+                triggers,
+            },
+            { parent: this, dependsOn: [service] },
+        );
+        this.registerOutputs({ version: this.version, tarballSha256: this.tarballSha256, address: this.address });
+    }
+}

@@ -1,0 +1,208 @@
+/**
+ * `K3sNode` (`k3s-buildkit:host:K3sNode`): k3s on one host, as a server (first or joining) or an agent.
+ *
+ * Children, in order: config.yaml and registries.yaml (and registry CA files) as drift-detecting
+ * HostFiles; the install step (binary verified against the release's sha256 file, then the k3s install
+ * script with enable/start skipped); the k3s unit's state as a SystemdService restarted when a config
+ * file changes (the install script would not); a readiness check; on the first server, the kubeconfig.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { basename } from "node:path";
+import type { ResolvedConfig } from "../config";
+import { renderK3sConfig, renderK3sRegistries, type K3sRegistryModel } from "../render/k3s-yaml";
+import { hostCommand } from "./command";
+import { remoteConnectionArgs } from "./connection";
+import type { Host } from "./host";
+import { HostFile } from "./host-file";
+import { sha256Hex } from "./host-file-provider";
+import { SystemdService } from "./host-service";
+import { rewriteKubeconfig } from "./kubeconfig";
+import { hostScript } from "./scripts";
+
+export const K3S_CONFIG_PATH = "/etc/rancher/k3s/config.yaml";
+export const K3S_REGISTRIES_PATH = "/etc/rancher/k3s/registries.yaml";
+/** Where a CA-pinned registry's certificate is written for k3s's containerd. */
+export const k3sCaPath = (registry: string) => `/etc/rancher/k3s/certs/${registry}/ca.crt`;
+/** Where CopyToRemote stages a local air-gap images tarball. */
+export const airgapStagingPath = (file: string) => `/var/tmp/${basename(file)}`;
+
+export interface K3sNodeArgs {
+    /** The host, after its preflight. */
+    readonly host: Host;
+    readonly role: "server" | "agent";
+    /** k3s settings from stack config. */
+    readonly settings: ResolvedConfig["k3s"];
+    /** Registries from stack config. */
+    readonly registries: ResolvedConfig["registries"];
+    /** Registry passwords (secret). */
+    readonly registryPasswords: pulumi.Input<Record<string, string>>;
+    /** The cluster join token (secret). */
+    readonly token: pulumi.Input<string>;
+    /** `https://<first server>:6443` for joining nodes; undefined on the first server. */
+    readonly serverUrl?: string;
+    /** First server of a cluster with several servers: start embedded etcd. */
+    readonly clusterInit: boolean;
+    /** Servers: the address clients use (added as tls-san; written into the kubeconfig). */
+    readonly apiAddress?: string;
+    /** Where `k3s kubectl` answers, to check this node is Ready: itself for servers, the first server for agents. */
+    readonly readinessHost: Host;
+    /** Resources every step waits for besides the host's preflight (joining nodes: the first server Ready). */
+    readonly after?: pulumi.Resource[];
+    /** Read the admin kubeconfig off this server. @default false */
+    readonly exportKubeconfig?: boolean;
+}
+
+/** The registries.yaml model for stack registries; passwords filled in from the secret map. */
+export function k3sRegistryModels(
+    registries: ResolvedConfig["registries"],
+    passwords: Readonly<Record<string, string>>,
+): Record<string, K3sRegistryModel> {
+    return Object.fromEntries(
+        Object.entries(registries).map(([host, r]) => [
+            host,
+            {
+                mirrors: r.runtimeMirrors,
+                http: r.http,
+                insecure: r.insecure,
+                ...(r.ca === undefined ? {} : { caFile: k3sCaPath(host) }),
+                ...(r.username === undefined ? {} : { username: r.username, password: passwords[host] ?? "" }),
+            },
+        ]),
+    );
+}
+
+export class K3sNode extends pulumi.ComponentResource {
+    /** The installed k3s version. */
+    public readonly version: string;
+    /** sha256 of the installed k3s binary, as verified on the host. */
+    public readonly binarySha256: pulumi.Output<string>;
+    /** The node is Ready: depend on this. */
+    public readonly ready: pulumi.Resource;
+    /** The k3s unit's state; depend on it for things that need k3s's containerd. */
+    public readonly service: SystemdService;
+    /** Admin kubeconfig with the server address rewritten (secret); only with `exportKubeconfig`. */
+    public readonly kubeconfig?: pulumi.Output<string>;
+
+    constructor(name: string, args: K3sNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k3s-buildkit:host:K3sNode", name, {}, opts);
+        const { host, settings: k3s } = args;
+        const conn = host.connection;
+        const after = [host.ready, ...(args.after ?? [])];
+        const child = { parent: this, dependsOn: after };
+        this.version = k3s.version;
+
+        const tlsSans = args.role === "server" && args.apiAddress !== undefined ? [args.apiAddress, ...k3s.tlsSans] : [...k3s.tlsSans];
+        const configYaml = pulumi.secret(
+            pulumi.output(args.token).apply((token) =>
+                renderK3sConfig({
+                    role: args.role,
+                    nodeName: host.name,
+                    dataDir: k3s.dataDir,
+                    token,
+                    ...(args.serverUrl === undefined ? {} : { serverUrl: args.serverUrl }),
+                    clusterInit: args.clusterInit,
+                    tlsSans: [...new Set(tlsSans)],
+                    disable: k3s.disable,
+                    disableNetworkPolicy: k3s.disableNetworkPolicy,
+                    disableCloudController: k3s.disableCloudController,
+                    disableHelmController: k3s.disableHelmController,
+                }),
+            ),
+        );
+        const registriesYaml = pulumi.secret(
+            pulumi.output(args.registryPasswords).apply((pw) => renderK3sRegistries(k3sRegistryModels(args.registries, pw))),
+        );
+        const files = [
+            new HostFile(`${name}-k3s-config`, { connection: conn, path: K3S_CONFIG_PATH, content: configYaml, mode: "0600" }, child),
+            new HostFile(
+                `${name}-k3s-registries`,
+                { connection: conn, path: K3S_REGISTRIES_PATH, content: registriesYaml, mode: "0600" },
+                child,
+            ),
+            ...Object.entries(args.registries)
+                .filter(([, r]) => r.ca !== undefined)
+                .map(
+                    ([registry, r]) =>
+                        new HostFile(
+                            `${name}-k3s-ca-${registry}`,
+                            { connection: conn, path: k3sCaPath(registry), content: r.ca ?? "" },
+                            child,
+                        ),
+                ),
+        ];
+
+        const stageDeps: pulumi.Resource[] = [];
+        let imagesPathOnHost = "";
+        if (k3s.airgap.imagesPath !== undefined) {
+            if (conn.config.kind === "local") {
+                imagesPathOnHost = k3s.airgap.imagesPath;
+            } else {
+                imagesPathOnHost = airgapStagingPath(k3s.airgap.imagesPath);
+                stageDeps.push(
+                    new command.remote.CopyToRemote(
+                        `${name}-k3s-airgap-images`,
+                        {
+                            connection: remoteConnectionArgs(conn),
+                            source: new pulumi.asset.FileAsset(k3s.airgap.imagesPath),
+                            remotePath: imagesPathOnHost,
+                        },
+                        child,
+                    ),
+                );
+            }
+        }
+        const install = hostCommand(
+            `${name}-k3s-install`,
+            {
+                connection: conn,
+                create: host.arch.apply((arch) =>
+                    hostScript("k3s-install", {
+                        ARCH: arch,
+                        K3S_VERSION: k3s.version,
+                        K3S_BINARY_BASE_URL: k3s.binaryBaseUrl,
+                        K3S_INSTALL_SCRIPT_URL: k3s.installScriptUrl,
+                        K3S_ROLE: args.role,
+                        K3S_SERVER_URL: args.serverUrl ?? "",
+                        K3S_DATA_DIR: k3s.dataDir,
+                        K3S_BINARY_SHA256: "",
+                        K3S_AIRGAP_IMAGES_URL: k3s.airgap.imagesUrl ?? "",
+                        K3S_AIRGAP_IMAGES_PATH: imagesPathOnHost,
+                    }),
+                ),
+                delete: hostScript("k3s-uninstall", { K3S_ROLE: args.role, K3S_DATA_DIR: k3s.dataDir }),
+            },
+            { parent: this, dependsOn: [...after, ...stageDeps], deleteBeforeReplace: true },
+        );
+        this.binarySha256 = install.stdout.apply((out) => /^k3s_sha256=([0-9a-f]{64})$/m.exec(out)?.[1] ?? "");
+
+        const caContents = Object.values(args.registries).flatMap((r) => (r.ca === undefined ? [] : [r.ca]));
+        const triggers = pulumi
+            .all([configYaml, registriesYaml])
+            .apply((contents) => [...contents, ...caContents].map((c) => sha256Hex(c)));
+        this.service = new SystemdService(
+            `${name}-k3s`,
+            { connection: conn, unit: args.role === "server" ? "k3s.service" : "k3s-agent.service", restartTriggers: triggers },
+            { parent: this, dependsOn: [install, ...files] },
+        );
+        this.ready = hostCommand(
+            `${name}-k3s-ready`,
+            {
+                connection: args.readinessHost.connection,
+                create: hostScript("k3s-ready", { K3S_NODE: host.name, K3S_READY_TIMEOUT: k3s.readyTimeoutSeconds }),
+                triggers: [triggers],
+            },
+            { parent: this, dependsOn: [this.service] },
+        );
+        if (args.exportKubeconfig === true) {
+            const read = hostCommand(
+                `${name}-kubeconfig`,
+                { connection: conn, create: hostScript("kubeconfig"), secret: true },
+                { parent: this, dependsOn: [this.ready] },
+            );
+            const address = args.apiAddress ?? "127.0.0.1";
+            this.kubeconfig = pulumi.secret(read.stdout.apply((text) => rewriteKubeconfig(text, address)));
+        }
+        this.registerOutputs({ version: this.version, binarySha256: this.binarySha256 });
+    }
+}

@@ -1,0 +1,54 @@
+# Installs the k3s binary (verified against the release's sha256sum-<arch>.txt, or a pinned sha256),
+# the air-gap images if given, then runs the k3s install script with the binary pre-placed and
+# enable/start skipped (the SystemdService resource owns the unit's state). Idempotent: nothing is
+# downloaded or rewritten when the installed binary and the recorded install match.
+# Parameters: ROOT K3S_VERSION K3S_BINARY_BASE_URL K3S_INSTALL_SCRIPT_URL K3S_ROLE K3S_SERVER_URL ARCH
+#             K3S_DATA_DIR K3S_BINARY_SHA256 K3S_AIRGAP_IMAGES_URL K3S_AIRGAP_IMAGES_PATH
+bin_dir="$ROOT/usr/local/bin"
+suffix=""
+[ "$ARCH" = arm64 ] && suffix="-arm64"
+release="$K3S_BINARY_BASE_URL/$K3S_VERSION"
+
+sums=""
+expected="$K3S_BINARY_SHA256"
+if [ -z "$expected" ] || [ -n "$K3S_AIRGAP_IMAGES_URL" ]; then
+  sums="$WORK/sha256sum.txt"
+  download "$release/sha256sum-$ARCH.txt" "$sums"
+fi
+if [ -z "$expected" ]; then
+  expected=$(awk -v f="k3s$suffix" '$2 == f { print $1 }' "$sums")
+  [ -n "$expected" ] || { echo "k3s-buildkit: no checksum for k3s$suffix in $release/sha256sum-$ARCH.txt" >&2; exit 1; }
+fi
+
+if [ ! -x "$bin_dir/k3s" ] || [ "$(sha256_of "$bin_dir/k3s")" != "$expected" ]; then
+  download "$release/k3s$suffix" "$WORK/k3s"
+  verify "$WORK/k3s" "$expected" "k3s $K3S_VERSION ($ARCH)"
+  install_file "$WORK/k3s" "$bin_dir/k3s" 0755
+fi
+
+images_dir="$ROOT$K3S_DATA_DIR/agent/images"
+if [ -n "$K3S_AIRGAP_IMAGES_URL" ]; then
+  name=$(basename -- "$K3S_AIRGAP_IMAGES_URL")
+  want=$(awk -v f="$name" '$2 == f { print $1 }' "$sums")
+  if [ ! -f "$images_dir/$name" ] || { [ -n "$want" ] && [ "$(sha256_of "$images_dir/$name")" != "$want" ]; }; then
+    download "$K3S_AIRGAP_IMAGES_URL" "$WORK/$name"
+    [ -z "$want" ] || verify "$WORK/$name" "$want" "$name"
+    install_file "$WORK/$name" "$images_dir/$name" 0644
+  fi
+elif [ -n "$K3S_AIRGAP_IMAGES_PATH" ]; then
+  install_file "$K3S_AIRGAP_IMAGES_PATH" "$images_dir/$(basename -- "$K3S_AIRGAP_IMAGES_PATH")" 0644
+fi
+
+service=k3s
+[ "$K3S_ROLE" = agent ] && service=k3s-agent
+stamp="$K3S_VERSION $K3S_ROLE $K3S_SERVER_URL $K3S_DATA_DIR $expected"
+if [ "$(read_state k3s.installed)" != "$stamp" ] || [ ! -f "$ROOT/etc/systemd/system/$service.service" ] || [ ! -x "$bin_dir/$service-uninstall.sh" ]; then
+  download "$K3S_INSTALL_SCRIPT_URL" "$WORK/install.sh"
+  env INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_SKIP_ENABLE=true INSTALL_K3S_SKIP_START=true \
+    INSTALL_K3S_VERSION="$K3S_VERSION" INSTALL_K3S_EXEC="$K3S_ROLE" \
+    INSTALL_K3S_BIN_DIR="$bin_dir" INSTALL_K3S_SYSTEMD_DIR="$ROOT/etc/systemd/system" \
+    K3S_DATA_DIR="$K3S_DATA_DIR" ${K3S_SERVER_URL:+K3S_URL="$K3S_SERVER_URL"} \
+    sh "$WORK/install.sh" >&2
+  write_state k3s.installed "$stamp"
+fi
+echo "k3s_sha256=$expected"

@@ -1,0 +1,9 @@
+# Uninstalls k3s with its own uninstall script (which stops it and removes its data dir, honouring
+# K3S_DATA_DIR), then what our install step added. Parameters: ROOT K3S_ROLE K3S_DATA_DIR
+service=k3s
+[ "$K3S_ROLE" = agent ] && service=k3s-agent
+if [ -x "$ROOT/usr/local/bin/$service-uninstall.sh" ]; then
+  K3S_DATA_DIR="$K3S_DATA_DIR" "$ROOT/usr/local/bin/$service-uninstall.sh" >&2
+fi
+rm -f -- "$ROOT/usr/local/bin/k3s" "$STATE_DIR/k3s.installed"
+rm -rf -- "$ROOT$K3S_DATA_DIR/agent/images"

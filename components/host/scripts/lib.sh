@@ -1,0 +1,51 @@
+# Shared helpers, prepended to every install/uninstall script. All paths are under "$ROOT" (empty on a
+# real host; a scratch directory in tests).
+ROOT=${ROOT:-}
+STATE_DIR="$ROOT/var/lib/k3s-buildkit"
+
+# download URL DEST: fetch to DEST (curl, else wget), failing on HTTP errors.
+download() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --retry 3 --retry-delay 1 --connect-timeout 20 -o "$2" "$1"
+  else
+    wget -q -O "$2" "$1"
+  fi || { echo "k3s-buildkit: download failed: $1" >&2; return 1; }
+}
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# verify FILE EXPECTED WHAT: stop unless FILE's sha256 is EXPECTED.
+verify() {
+  local got
+  got=$(sha256_of "$1")
+  if [ "$got" != "$2" ]; then
+    echo "k3s-buildkit: checksum mismatch for $3: expected $2, got $got; nothing was installed" >&2
+    return 1
+  fi
+}
+
+# install_file SRC DEST MODE: atomic (temp file in DEST's directory, then rename); no-op when equal.
+install_file() {
+  local dir tmp
+  if [ -f "$2" ] && cmp -s "$1" "$2"; then return 0; fi
+  dir=$(dirname -- "$2")
+  mkdir -p -- "$dir"
+  tmp=$(mktemp -- "$dir/.k3s-buildkit.XXXXXXXX")
+  cp -- "$1" "$tmp"
+  chmod -- "$3" "$tmp"
+  mv -f -- "$tmp" "$2"
+}
+
+# write_state NAME CONTENT: atomic write of a state/stamp file.
+write_state() {
+  local tmp
+  mkdir -p -- "$STATE_DIR"
+  tmp=$(mktemp -- "$STATE_DIR/.k3s-buildkit.XXXXXXXX")
+  printf '%s\n' "$2" >"$tmp"
+  mv -f -- "$tmp" "$STATE_DIR/$1"
+}
+
+read_state() { cat -- "$STATE_DIR/$1" 2>/dev/null || true; }
+
+WORK=$(mktemp -d)
+trap 'rm -rf -- "$WORK"' EXIT

@@ -1,0 +1,2 @@
+# Removes nerdctl. Parameters: ROOT
+rm -f -- "$ROOT/usr/local/bin/nerdctl" "$STATE_DIR/nerdctl.installed"

@@ -1,0 +1,74 @@
+/**
+ * systemd unit files from a typed model: sections in order, each a list of key/value pairs (a key may
+ * repeat). Values are written as given; the model is built by code, never from free text.
+ */
+
+export type UnitSection = readonly (readonly [key: string, value: string])[];
+export type UnitModel = readonly (readonly [section: string, entries: UnitSection])[];
+
+export function renderUnit(unit: UnitModel): string {
+    return `${unit
+        .map(([name, entries]) => {
+            for (const [k, v] of entries) {
+                if (!/^[A-Za-z]+$/.test(k) || /[\n\r]/.test(v))
+                    throw new Error(`renderUnit: bad entry ${k}=${JSON.stringify(v)} in [${name}]`);
+            }
+            return `[${name}]\n${entries.map(([k, v]) => `${k}=${v}\n`).join("")}`;
+        })
+        .join("\n")}`;
+}
+
+/** Paths and names of the host BuildKit units. */
+export const BUILDKIT_SOCKET_PATH = "/run/buildkit/buildkitd.sock";
+export const BUILDKIT_CONFIG_PATH = "/etc/buildkit/buildkitd.toml";
+
+/** `buildkit.socket`: the socket systemd listens on and hands to buildkitd (`--addr fd://`). */
+export function buildkitSocketUnit(group: string): UnitModel {
+    return [
+        [
+            "Unit",
+            [
+                ["Description", "BuildKit socket"],
+                ["Documentation", "https://github.com/moby/buildkit"],
+            ],
+        ],
+        [
+            "Socket",
+            [
+                ["ListenStream", BUILDKIT_SOCKET_PATH],
+                ["SocketMode", "0660"],
+                ["SocketUser", "root"],
+                ["SocketGroup", group],
+            ],
+        ],
+        ["Install", [["WantedBy", "sockets.target"]]],
+    ];
+}
+
+/** `buildkit.service`: buildkitd on k3s's containerd, socket-activated, ordered after k3s. */
+export function buildkitServiceUnit(k3sUnit: string): UnitModel {
+    return [
+        [
+            "Unit",
+            [
+                ["Description", "BuildKit daemon (worker: k3s containerd)"],
+                ["Documentation", "https://github.com/moby/buildkit"],
+                ["Requires", "buildkit.socket"],
+                ["After", `buildkit.socket ${k3sUnit}`],
+                ["Wants", k3sUnit],
+            ],
+        ],
+        [
+            "Service",
+            [
+                ["ExecStart", `/usr/local/bin/buildkitd --addr fd:// --config ${BUILDKIT_CONFIG_PATH}`],
+                ["Restart", "on-failure"],
+                ["RestartSec", "2s"],
+                ["LimitNOFILE", "1048576"],
+                ["Delegate", "yes"],
+                ["KillMode", "process"],
+            ],
+        ],
+        ["Install", [["WantedBy", "multi-user.target"]]],
+    ];
+}

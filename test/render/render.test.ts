@@ -1,0 +1,319 @@
+/**
+ * Renderers: exact output, TOML/YAML that parse back to the model, units that `systemd-analyze verify`
+ * accepts with no output at all.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parse as smolParse } from "smol-toml";
+import { parse as parseYaml } from "yaml";
+import { parseConfig } from "../../components/config";
+import { hostBuildkitdModel } from "../../components/host/buildkit";
+import { k3sRegistryModels } from "../../components/host/k3s";
+import { rewriteKubeconfig } from "../../components/host/kubeconfig";
+import { renderBuildkitdToml } from "../../components/render/buildkitd-toml";
+import { renderK3sConfig, renderK3sRegistries } from "../../components/render/k3s-yaml";
+import { renderNerdctlToml } from "../../components/render/nerdctl-toml";
+import { buildkitServiceUnit, buildkitSocketUnit, renderUnit } from "../../components/render/systemd-unit";
+import { FAKE_K3S_KUBECONFIG } from "../program/mocks";
+
+/** TOML parsed to plain objects (smol-toml returns null-prototype ones). */
+const parseToml = (text: string): unknown => JSON.parse(JSON.stringify(smolParse(text)));
+
+/** Stack config with seed 003's registries: a plain-HTTP one, a mirror for docker.io, a private CA one. */
+function seedConfig() {
+    const r = parseConfig(
+        {
+            values: {
+                hosts: JSON.stringify([{ name: "local", connection: "local" }]),
+                buildkit: JSON.stringify({
+                    platforms: ["linux/amd64", "linux/arm64"],
+                    gc: { reservedSpace: "10GB", maxUsedSpace: "60GB" },
+                    debug: true,
+                }),
+                registries: JSON.stringify({
+                    "192.168.0.127:3000": { http: true },
+                    "docker.io": { mirrors: ["192.168.0.127:3000"], runtimeMirrors: ["mirror.example.cn"] },
+                    "registry.example.com": { ca: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", username: "ci" },
+                    "self-signed.example.com": { insecure: true },
+                }),
+                registryPasswords: JSON.stringify({ "registry.example.com": "p@ss'word" }),
+            },
+            secretKeys: new Set(["registryPasswords"]),
+        },
+        { runningAsRoot: true },
+    );
+    assert.deepEqual(r.issues, []);
+    return r.config!;
+}
+
+describe("buildkitd.toml", () => {
+    const c = seedConfig();
+    const model = hostBuildkitdModel(c.buildkit, c.registries);
+    const toml = renderBuildkitdToml(model);
+
+    it("renders every seed key exactly", () => {
+        assert.equal(
+            toml,
+            `debug = true
+root = "/data/buildkit"
+
+[worker.oci]
+enabled = false
+
+[worker.containerd]
+enabled = true
+address = "/run/k3s/containerd/containerd.sock"
+namespace = "k8s.io"
+platforms = [ "linux/amd64", "linux/arm64" ]
+gc = true
+reservedSpace = "10GB"
+maxUsedSpace = "60GB"
+
+[registry."192.168.0.127:3000"]
+http = true
+
+[registry."docker.io"]
+mirrors = [ "192.168.0.127:3000" ]
+
+[registry."registry.example.com"]
+ca = [ "/etc/buildkit/certs/registry.example.com/ca.pem" ]
+
+[registry."self-signed.example.com"]
+insecure = true
+
+`,
+        );
+    });
+
+    it("parses back to the model", () => {
+        const doc = parseToml(toml) as Record<string, unknown>;
+        assert.deepEqual(doc, {
+            debug: true,
+            root: "/data/buildkit",
+            worker: {
+                oci: { enabled: false },
+                containerd: {
+                    enabled: true,
+                    address: model.containerd.address,
+                    namespace: "k8s.io",
+                    platforms: ["linux/amd64", "linux/arm64"],
+                    gc: true,
+                    reservedSpace: "10GB",
+                    maxUsedSpace: "60GB",
+                },
+            },
+            registry: {
+                "192.168.0.127:3000": { http: true },
+                "docker.io": { mirrors: ["192.168.0.127:3000"] },
+                "registry.example.com": { ca: ["/etc/buildkit/certs/registry.example.com/ca.pem"] },
+                "self-signed.example.com": { insecure: true },
+            },
+        });
+    });
+
+    it("GC off writes gc = false and no limits; no registries, no registry table", () => {
+        const off = renderBuildkitdToml({
+            ...model,
+            containerd: { ...model.containerd, gc: { enabled: false, maxUsedSpace: "1GB" }, platforms: [] },
+            registries: {},
+        });
+        const doc = parseToml(off) as { worker: { containerd: Record<string, unknown> }; registry?: unknown };
+        assert.equal(doc.worker.containerd.gc, false);
+        assert.equal(doc.worker.containerd.maxUsedSpace, undefined);
+        assert.equal(doc.worker.containerd.platforms, undefined);
+        assert.equal(doc.registry, undefined);
+    });
+
+    it("is deterministic: registry order in config does not matter", () => {
+        const reversed = Object.fromEntries(Object.entries(model.registries).reverse());
+        assert.equal(renderBuildkitdToml({ ...model, registries: reversed }), toml);
+    });
+});
+
+describe("k3s config.yaml and registries.yaml", () => {
+    it("first server of an HA cluster: seed 000's flags, cluster-init, tls-san", () => {
+        const text = renderK3sConfig({
+            role: "server",
+            nodeName: "server-1",
+            dataDir: "/data/k3s",
+            token: "tok",
+            clusterInit: true,
+            tlsSans: ["10.0.0.5"],
+            disable: ["traefik", "local-storage", "metrics-server"],
+            disableNetworkPolicy: true,
+            disableCloudController: true,
+            disableHelmController: true,
+        });
+        assert.equal(
+            text,
+            `node-name: server-1
+data-dir: /data/k3s
+token: tok
+cluster-init: true
+tls-san:
+  - 10.0.0.5
+disable:
+  - traefik
+  - local-storage
+  - metrics-server
+disable-network-policy: true
+disable-cloud-controller: true
+disable-helm-controller: true
+write-kubeconfig-mode: "0600"
+`,
+        );
+    });
+
+    it("an agent gets the server URL and no server-only keys", () => {
+        const text = renderK3sConfig({
+            role: "agent",
+            nodeName: "agent-1",
+            dataDir: "/data/k3s",
+            token: "tok",
+            serverUrl: "https://10.0.0.5:6443",
+            clusterInit: false,
+            tlsSans: ["x"],
+            disable: ["traefik"],
+            disableNetworkPolicy: true,
+            disableCloudController: true,
+            disableHelmController: true,
+        });
+        assert.deepEqual(parseYaml(text), {
+            "node-name": "agent-1",
+            "data-dir": "/data/k3s",
+            token: "tok",
+            server: "https://10.0.0.5:6443",
+        });
+    });
+
+    it("registries.yaml: runtime mirrors, plain HTTP, auth, CA and insecure", () => {
+        const c = seedConfig();
+        const text = renderK3sRegistries(k3sRegistryModels(c.registries, { "registry.example.com": "p@ss'word" }));
+        assert.deepEqual(parseYaml(text), {
+            mirrors: {
+                "192.168.0.127:3000": { endpoint: ["http://192.168.0.127:3000"] },
+                "docker.io": { endpoint: ["https://mirror.example.cn"] },
+            },
+            configs: {
+                "registry.example.com": {
+                    auth: { username: "ci", password: "p@ss'word" },
+                    tls: { ca_file: "/etc/rancher/k3s/certs/registry.example.com/ca.crt" },
+                },
+                "self-signed.example.com": { tls: { insecure_skip_verify: true } },
+            },
+        });
+    });
+});
+
+describe("nerdctl.toml", () => {
+    it("seed 003's keys, pointed at k3s's containerd", () => {
+        const text = renderNerdctlToml({ namespace: "k8s.io", insecureRegistry: true });
+        assert.deepEqual(parseToml(text), {
+            debug: false,
+            debug_full: false,
+            address: "unix:///run/k3s/containerd/containerd.sock",
+            namespace: "k8s.io",
+            snapshotter: "overlayfs",
+            cgroup_manager: "systemd",
+            hosts_dir: ["/etc/containerd/certs.d", "/etc/docker/certs.d"],
+            experimental: true,
+            insecure_registry: true,
+        });
+    });
+});
+
+describe("kubeconfig", () => {
+    it("rewrites the server address (IPv6 bracketed) and keeps the rest", () => {
+        const out = parseYaml(rewriteKubeconfig(FAKE_K3S_KUBECONFIG, "10.0.0.5")) as {
+            clusters: { cluster: { server: string } }[];
+            users: unknown;
+        };
+        assert.equal(out.clusters[0].cluster.server, "https://10.0.0.5:6443");
+        assert.deepEqual(out.users, (parseYaml(FAKE_K3S_KUBECONFIG) as { users: unknown }).users);
+        const v6 = parseYaml(rewriteKubeconfig(FAKE_K3S_KUBECONFIG, "fd00::5")) as { clusters: { cluster: { server: string } }[] };
+        assert.equal(v6.clusters[0].cluster.server, "https://[fd00::5]:6443");
+        assert.throws(() => rewriteKubeconfig("kind: Config\n", "x"), /^Error: the k3s kubeconfig has no clusters/);
+    });
+});
+
+describe("systemd units", () => {
+    const dir = mkdtempSync(join(tmpdir(), "k3sbk-units-"));
+    // systemd-analyze verify fails when ExecStart's binary is missing: provide one for the run.
+    const binary = "/usr/local/bin/buildkitd";
+    const placed = !existsSync(binary);
+    if (placed) {
+        mkdirSync("/usr/local/bin", { recursive: true });
+        writeFileSync(binary, "#!/bin/sh\n");
+        chmodSync(binary, 0o755);
+    }
+    after(() => {
+        rmSync(dir, { recursive: true, force: true });
+        if (placed) rmSync(binary, { force: true });
+    });
+    const socket = renderUnit(buildkitSocketUnit("root"));
+    const service = renderUnit(buildkitServiceUnit("k3s.service"));
+
+    it("buildkit.socket and buildkit.service render exactly", () => {
+        assert.equal(
+            socket,
+            `[Unit]
+Description=BuildKit socket
+Documentation=https://github.com/moby/buildkit
+
+[Socket]
+ListenStream=/run/buildkit/buildkitd.sock
+SocketMode=0660
+SocketUser=root
+SocketGroup=root
+
+[Install]
+WantedBy=sockets.target
+`,
+        );
+        assert.equal(
+            service,
+            `[Unit]
+Description=BuildKit daemon (worker: k3s containerd)
+Documentation=https://github.com/moby/buildkit
+Requires=buildkit.socket
+After=buildkit.socket k3s.service
+Wants=k3s.service
+
+[Service]
+ExecStart=/usr/local/bin/buildkitd --addr fd:// --config /etc/buildkit/buildkitd.toml
+Restart=on-failure
+RestartSec=2s
+LimitNOFILE=1048576
+Delegate=yes
+KillMode=process
+
+[Install]
+WantedBy=multi-user.target
+`,
+        );
+    });
+
+    it("pass systemd-analyze verify with no output at all", () => {
+        writeFileSync(join(dir, "buildkit.socket"), socket);
+        writeFileSync(join(dir, "buildkit.service"), service);
+        const r = spawnSync("systemd-analyze", ["verify", join(dir, "buildkit.socket"), join(dir, "buildkit.service")], {
+            encoding: "utf8",
+        });
+        assert.equal(`${r.stdout}${r.stderr}`, "");
+        assert.equal(r.status, 0);
+    });
+
+    it("the verify check can fail: an unknown key is reported", () => {
+        writeFileSync(join(dir, "bad.service"), `${service}\n[Service]\nBogus=1\n`);
+        const out = execFileSync("sh", ["-c", `systemd-analyze verify ${join(dir, "bad.service")} 2>&1 || true`], { encoding: "utf8" });
+        assert.match(out, /Unknown key 'Bogus'/);
+    });
+
+    it("rejects a value with a newline (it would inject a key)", () => {
+        assert.throws(() => renderUnit([["Service", [["ExecStart", "/bin/true\nUser=nobody"]]]]), /renderUnit: bad entry/);
+    });
+});
