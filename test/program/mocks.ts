@@ -134,3 +134,55 @@ export async function runProgram(
     await settle(recorded);
     return { recorded, exports };
 }
+
+/** A registration with its options as the program set them: parent and explicit dependencies, by name. */
+export interface RecordedWithDeps extends Recorded {
+    readonly parent?: string;
+    readonly dependsOn: string[];
+}
+
+/** The resource name at the end of a URN. */
+const urnName = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+
+/**
+ * Evaluates the platform for the given config through `createPlatform`, with a transformation on every
+ * top-level component (and so on every child) recording each resource's parent and `dependsOn`.
+ */
+export async function runPlatform(
+    values: Record<string, unknown>,
+    secretKeys: readonly string[] = [],
+    preview = false,
+): Promise<{ recorded: RecordedWithDeps[]; platform: import("../../components/platform").Platform }> {
+    const recorded = await recordingMocks(preview);
+    setStackConfig(values, secretKeys);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadStackConfig } = require("../../components/config") as typeof import("../../components/config");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createPlatform } = require("../../components/platform") as typeof import("../../components/platform");
+    const options = new Map<string, { parent?: pulumi.Resource; dependsOn: pulumi.Resource[] }>();
+    const platform = createPlatform(loadStackConfig(), {
+        transformations: [
+            (a) => {
+                const deps = a.opts.dependsOn;
+                options.set(a.name, {
+                    parent: a.opts.parent,
+                    dependsOn: (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[],
+                });
+                return undefined;
+            },
+        ],
+    });
+    await settle(recorded);
+    const nameOf = async (r: pulumi.Resource) => urnName((await resolve(r.urn)).value ?? "");
+    const withDeps: RecordedWithDeps[] = [];
+    for (const r of recorded) {
+        const o = options.get(r.name);
+        const parent = o?.parent === undefined ? undefined : await nameOf(o.parent);
+        withDeps.push({
+            ...r,
+            ...(parent === undefined ? {} : { parent }),
+            dependsOn: (await Promise.all((o?.dependsOn ?? []).map(nameOf))).sort(),
+        });
+    }
+    return { recorded: withDeps, platform };
+}

@@ -1,0 +1,302 @@
+/**
+ * The host layer under mocks: children and their inputs, dependencies (BuildKit after k3s, agents after
+ * the server, joins after the token), secrets, what is not created, and the blast radius of changes,
+ * comparing the recorded inputs of two program runs.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+import { DEFAULT_VERSIONS } from "../../components/config";
+import { hostScript } from "../../components/host/scripts";
+import { runnerCommand } from "../../components/host/runner";
+import { isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "./mocks";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
+const server = { name: "s1", address: "10.0.0.5" };
+const agent = { name: "a1", role: "agent", address: "10.0.0.6" };
+const base = { sshPrivateKey: KEY, hosts: [server, agent] };
+
+const byName = (rs: RecordedWithDeps[], name: string) => {
+    const r = rs.find((x) => x.name === name);
+    assert.ok(r, `no resource ${name}`);
+    return r;
+};
+const unwrap = (v: unknown): unknown => (isSecretValue(v) ? (v as { value: unknown }).value : v);
+
+/** Names whose recorded inputs differ between two runs, plus the ones only in either. */
+function diffRuns(a: RecordedWithDeps[], b: RecordedWithDeps[]): { changed: string[]; added: string[]; removed: string[] } {
+    const key = (r: RecordedWithDeps) => `${r.name} ${r.type}`;
+    const ma = new Map(a.map((r) => [key(r), JSON.stringify(r.inputs)]));
+    const mb = new Map(b.map((r) => [key(r), JSON.stringify(r.inputs)]));
+    const names = (keys: string[]) => keys.map((k) => k.split(" ")[0]).sort();
+    return {
+        changed: names([...ma.keys()].filter((k) => mb.has(k) && mb.get(k) !== ma.get(k))),
+        added: names([...mb.keys()].filter((k) => !ma.has(k))),
+        removed: names([...ma.keys()].filter((k) => !mb.has(k))),
+    };
+}
+
+describe("host layer: children, inputs, dependencies", () => {
+    it("a server and an agent: every child, parented to its component", async () => {
+        const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
+        const perHost = (h: string, role: "server" | "agent") =>
+            [
+                `${h}:k3s-buildkit:host:Host`,
+                `${h}-preflight:command:remote:Command`,
+                `${h}:k3s-buildkit:host:K3sNode`,
+                `${h}-k3s-config:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
+                `${h}-k3s-registries:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
+                `${h}-k3s-install:command:remote:Command`,
+                `${h}-k3s:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
+                `${h}-k3s-ready:command:remote:Command`,
+                ...(role === "server" ? [`${h}-kubeconfig:command:remote:Command`] : []),
+                `${h}:k3s-buildkit:host:BuildkitHost`,
+                `${h}-buildkit-install:command:remote:Command`,
+                `${h}-buildkitd-toml:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
+                `${h}-buildkit-socket-unit:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
+                `${h}-buildkit-service-unit:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
+                `${h}-buildkit-socket:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
+                `${h}-buildkit:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
+                `${h}-buildkit-ready:command:remote:Command`,
+                `${h}:k3s-buildkit:host:Nerdctl`,
+                `${h}-nerdctl-install:command:remote:Command`,
+                `${h}-nerdctl-toml:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
+            ].sort();
+        assert.deepEqual(
+            recorded.map((r) => `${r.name}:${r.type}`).sort(),
+            ["k3s-token:random:index/randomPassword:RandomPassword", ...perHost("s1", "server"), ...perHost("a1", "agent")].sort(),
+        );
+        const parents = Object.fromEntries(recorded.map((r) => [r.name, r.parent]));
+        assert.equal(parents["s1-k3s-install"], "s1");
+        assert.equal(parents["a1-buildkit"], "a1");
+        assert.equal(parents["a1-nerdctl-toml"], "a1");
+    });
+
+    it("orders the steps: preflight → k3s → ready → BuildKit/nerdctl; agents after the first server is Ready", async () => {
+        const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
+        const deps = (n: string) => byName(recorded, n).dependsOn;
+        assert.deepEqual(deps("s1-k3s-install"), ["s1-preflight"]);
+        assert.deepEqual(deps("s1-k3s-config"), ["s1-preflight"]);
+        assert.deepEqual(deps("s1-k3s"), ["s1-k3s-config", "s1-k3s-install", "s1-k3s-registries"]);
+        assert.deepEqual(deps("s1-k3s-ready"), ["s1-k3s"]);
+        assert.deepEqual(deps("s1-kubeconfig"), ["s1-k3s-ready"]);
+        assert.deepEqual(deps("a1-k3s-install"), ["a1-preflight", "s1-k3s-ready"], "the agent joins after the server is Ready");
+        assert.deepEqual(deps("a1-k3s-config"), ["a1-preflight", "s1-k3s-ready"]);
+        assert.deepEqual(deps("s1-buildkit-install"), ["s1-k3s-ready", "s1-preflight"], "BuildKit after k3s");
+        assert.deepEqual(deps("s1-buildkit-socket"), [
+            "s1-buildkit-install",
+            "s1-buildkit-service-unit",
+            "s1-buildkit-socket-unit",
+            "s1-buildkitd-toml",
+        ]);
+        assert.deepEqual(deps("s1-buildkit"), ["s1-buildkit-socket"]);
+        assert.deepEqual(deps("s1-buildkit-ready"), ["s1-buildkit"]);
+        assert.deepEqual(deps("a1-nerdctl-install"), ["a1-k3s-ready", "a1-preflight"]);
+    });
+
+    it("joins carry the token (from the secret random password) in config.yaml, and the server URL", async () => {
+        const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
+        const cfg = byName(recorded, "a1-k3s-config").inputs.content;
+        assert.ok(isSecretValue(cfg), "config.yaml holds the token and is secret");
+        assert.deepEqual(parse(unwrap(cfg) as string), {
+            "node-name": "a1",
+            "data-dir": "/data/k3s",
+            token: "fake-k3s-token",
+            server: "https://10.0.0.5:6443",
+        });
+        const s1 = parse(unwrap(byName(recorded, "s1-k3s-config").inputs.content) as string) as Record<string, unknown>;
+        assert.equal(s1.token, "fake-k3s-token");
+        assert.deepEqual(s1["tls-san"], ["10.0.0.5"]);
+        assert.equal(s1["cluster-init"], undefined, "one server: no embedded etcd");
+        assert.equal(byName(recorded, "a1-k3s-config").inputs.mode, "0600");
+        const install = byName(recorded, "a1-k3s-install").inputs;
+        assert.equal(install.create, runnerCommand(false));
+        assert.ok(!JSON.stringify(install).includes("fake-k3s-token"), "the token is not in the install step");
+    });
+
+    it("the agent's readiness is checked on the server, where kubectl answers", async () => {
+        const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
+        const conn = unwrap(byName(recorded, "a1-k3s-ready").inputs.connection) as { host: string };
+        assert.equal(conn.host, "10.0.0.5");
+        assert.equal(byName(recorded, "a1-k3s-ready").inputs.stdin, hostScript("k3s-ready", { K3S_NODE: "a1", K3S_READY_TIMEOUT: 300 }));
+    });
+
+    it("HA: cluster-init on the first server, the others join it", async () => {
+        const { recorded } = await runPlatform(
+            { sshPrivateKey: KEY, hosts: [server, { name: "s2", address: "10.0.0.7" }, { name: "s3", address: "10.0.0.8" }, agent] },
+            ["sshPrivateKey"],
+        );
+        const cfg = (n: string) => parse(unwrap(byName(recorded, `${n}-k3s-config`).inputs.content) as string) as Record<string, unknown>;
+        assert.equal(cfg("s1")["cluster-init"], true);
+        assert.equal(cfg("s1").server, undefined);
+        for (const n of ["s2", "s3"]) {
+            assert.equal(cfg(n)["cluster-init"], undefined);
+            assert.equal(cfg(n).server, "https://10.0.0.5:6443");
+            assert.deepEqual(cfg(n)["tls-san"], [n === "s2" ? "10.0.0.7" : "10.0.0.8"]);
+        }
+        assert.equal(recorded.filter((r) => r.name.endsWith("-kubeconfig")).length, 1, "kubeconfig read off the first server only");
+        assert.equal(byName(recorded, "s2-k3s").inputs.unit, "k3s.service");
+        assert.equal(byName(recorded, "a1-k3s").inputs.unit, "k3s-agent.service");
+    });
+
+    it("the install steps carry pinned versions and mirror URLs; uninstall on delete", async () => {
+        const { recorded } = await runPlatform(
+            {
+                ...base,
+                k3s: {
+                    installScriptUrl: "https://rancher-mirror.example.cn/k3s/k3s-install.sh",
+                    binaryBaseUrl: "https://mirror.example.cn/k3s",
+                },
+                buildkit: { downloadBaseUrl: "https://mirror.example.cn/buildkit", sha256: { amd64: "d".repeat(64) } },
+                nerdctl: { downloadBaseUrl: "https://mirror.example.cn/nerdctl" },
+            },
+            ["sshPrivateKey"],
+        );
+        const k3s = byName(recorded, "s1-k3s-install").inputs;
+        assert.equal(
+            k3s.stdin,
+            hostScript("k3s-install", {
+                ARCH: "amd64",
+                K3S_VERSION: DEFAULT_VERSIONS.k3s,
+                K3S_BINARY_BASE_URL: "https://mirror.example.cn/k3s",
+                K3S_INSTALL_SCRIPT_URL: "https://rancher-mirror.example.cn/k3s/k3s-install.sh",
+                K3S_ROLE: "server",
+                K3S_SERVER_URL: "",
+                K3S_DATA_DIR: "/data/k3s",
+                K3S_BINARY_SHA256: "",
+                K3S_AIRGAP_IMAGES_URL: "",
+                K3S_AIRGAP_IMAGES_PATH: "",
+            }),
+        );
+        assert.match(k3s.delete as string, /base64 -d/);
+        const bk = byName(recorded, "a1-buildkit-install").inputs;
+        assert.equal(
+            bk.stdin,
+            hostScript("buildkit-install", {
+                BUILDKIT_VERSION: DEFAULT_VERSIONS.buildkit,
+                BUILDKIT_BASE_URL: "https://mirror.example.cn/buildkit",
+                ARCH: "amd64",
+                BUILDKIT_SHA256: "d".repeat(64),
+            }),
+            "a pinned checksum wins over trust on first use",
+        );
+        assert.match(
+            byName(recorded, "s1-nerdctl-install").inputs.stdin as string,
+            /export NERDCTL_BASE_URL='https:\/\/mirror\.example\.cn\/nerdctl'/,
+        );
+    });
+
+    it("trust on first use: later hosts must see the checksum the first host recorded", async () => {
+        const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
+        assert.match(byName(recorded, "s1-buildkit-install").inputs.stdin as string, /^export BUILDKIT_SHA256=''$/m);
+        assert.match(
+            byName(recorded, "a1-buildkit-install").inputs.stdin as string,
+            new RegExp(`^export BUILDKIT_SHA256='${"b".repeat(64)}'$`, "m"),
+        );
+    });
+
+    it("air-gap images from a local file are copied to the host, then installed from there", async () => {
+        const { recorded } = await runPlatform({ ...base, k3s: { airgap: { imagesPath: "/srv/k3s-airgap-images-amd64.tar.zst" } } }, [
+            "sshPrivateKey",
+        ]);
+        const copy = byName(recorded, "s1-k3s-airgap-images");
+        assert.equal(copy.type, "command:remote:CopyToRemote");
+        assert.equal(copy.inputs.remotePath, "/var/tmp/k3s-airgap-images-amd64.tar.zst");
+        assert.match(
+            byName(recorded, "s1-k3s-install").inputs.stdin as string,
+            /^export K3S_AIRGAP_IMAGES_PATH='\/var\/tmp\/k3s-airgap-images-amd64\.tar\.zst'$/m,
+        );
+        assert.ok(byName(recorded, "s1-k3s-install").dependsOn.includes("s1-k3s-airgap-images"));
+    });
+
+    it("registries: secrets stay secret in registries.yaml; CA files written for k3s and BuildKit", async () => {
+        const { recorded } = await runPlatform(
+            {
+                ...base,
+                registries: {
+                    "registry.example.com": { username: "ci", ca: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n" },
+                },
+                registryPasswords: { "registry.example.com": "hunter2" },
+            },
+            ["sshPrivateKey", "registryPasswords"],
+        );
+        const reg = byName(recorded, "s1-k3s-registries").inputs.content;
+        assert.ok(isSecretValue(reg));
+        assert.match(unwrap(reg) as string, /password: hunter2/);
+        for (const r of recorded) {
+            if (r.name === "s1-k3s-registries" || r.name === "a1-k3s-registries") continue;
+            for (const [k, v] of Object.entries(r.inputs)) {
+                if (!isSecretValue(v)) assert.ok(!JSON.stringify(v).includes("hunter2"), `${r.name}.${k} holds the password in the clear`);
+            }
+        }
+        assert.equal(byName(recorded, "s1-k3s-ca-registry.example.com").inputs.path, "/etc/rancher/k3s/certs/registry.example.com/ca.crt");
+        assert.equal(
+            byName(recorded, "s1-buildkit-ca-registry.example.com").inputs.path,
+            "/etc/buildkit/certs/registry.example.com/ca.pem",
+        );
+    });
+
+    it("creates nothing for nerdctl when it is off, and nothing for agents when there are none", async () => {
+        const { recorded } = await runPlatform({ sshPrivateKey: KEY, hosts: [server], nerdctl: { enabled: false } }, ["sshPrivateKey"]);
+        assert.deepEqual(
+            recorded.filter((r) => r.name.includes("nerdctl") || r.type.endsWith("Nerdctl")),
+            [],
+        );
+        assert.ok(recorded.every((r) => r.name === "k3s-token" || r.name.startsWith("s1")));
+    });
+
+    it("a preview with every host output unknown constructs without error", async () => {
+        const { recorded } = await runPlatform(base, ["sshPrivateKey"], true);
+        assert.equal(recorded.length, 40);
+    });
+
+    it("the kubeconfig output is secret and points at the first server's address", async () => {
+        const { platform } = await runPlatform(base, ["sshPrivateKey"]);
+        const k = await resolve(platform.kubeconfig!);
+        assert.equal(k.secret, true);
+        assert.match(k.value ?? "", /server: https:\/\/10\.0\.0\.5:6443/);
+    });
+});
+
+describe("blast radius: inputs changed between two runs", () => {
+    const run = async (values: Record<string, unknown>) => (await runPlatform(values, ["sshPrivateKey"])).recorded;
+
+    it("a re-run with no change changes nothing", async () => {
+        assert.deepEqual(diffRuns(await run(base), await run(base)), { changed: [], added: [], removed: [] });
+    });
+
+    it("changing a build-time registry mirror rewrites buildkitd.toml and restarts buildkitd, and nothing else", async () => {
+        const a = await run({ ...base, registries: { "docker.io": { mirrors: ["m1.example.com"] } } });
+        const b = await run({ ...base, registries: { "docker.io": { mirrors: ["m2.example.com"] } } });
+        assert.deepEqual(diffRuns(a, b), {
+            changed: ["a1-buildkit", "a1-buildkit-ready", "a1-buildkitd-toml", "s1-buildkit", "s1-buildkit-ready", "s1-buildkitd-toml"],
+            added: [],
+            removed: [],
+        });
+    });
+
+    it("bumping BuildKit reinstalls BuildKit only", async () => {
+        const a = await run(base);
+        const b = await run({ ...base, buildkit: { version: "v0.33.0" } });
+        assert.deepEqual(diffRuns(a, b), {
+            changed: ["a1-buildkit", "a1-buildkit-install", "a1-buildkit-ready", "s1-buildkit", "s1-buildkit-install", "s1-buildkit-ready"],
+            added: [],
+            removed: [],
+        });
+    });
+
+    it("bumping k3s re-runs the k3s install steps only", async () => {
+        const a = await run(base);
+        const b = await run({ ...base, k3s: { version: "v1.36.1+k3s1" } });
+        assert.deepEqual(diffRuns(a, b), { changed: ["a1-k3s-install", "s1-k3s-install"], added: [], removed: [] });
+    });
+
+    it("adding an agent touches nothing on existing hosts", async () => {
+        const a = await run(base);
+        const b = await run({ ...base, hosts: [server, agent, { name: "a2", role: "agent", address: "10.0.0.9" }] });
+        const d = diffRuns(a, b);
+        assert.deepEqual(d.changed, []);
+        assert.deepEqual(d.removed, []);
+        assert.ok(d.added.length === 19 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
+    });
+});
