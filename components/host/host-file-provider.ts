@@ -20,7 +20,7 @@ import { runScript } from "./transport";
  * Version of the provider implementation. The code of a dynamic provider is serialized into state;
  * bump this when the implementation changes so existing resources are updated with the new code.
  */
-export const HOST_FILE_PROVIDER_VERSION = "1";
+export const HOST_FILE_PROVIDER_VERSION = "2";
 
 /** Octal file mode: 3 or 4 digits. */
 const MODE = /^0?[0-7]{3}$/;
@@ -49,6 +49,8 @@ export interface HostFileState {
     readonly owner: string;
     readonly group: string;
     readonly providerVersion: string;
+    /** Directories the first write created (outermost first); removed on delete when empty. */
+    readonly createdDirs?: readonly string[];
 }
 
 /** Normalizes a mode to 4 octal digits (`644` → `0644`). */
@@ -85,6 +87,12 @@ export function writeFileScript(i: Pick<HostFileInputs, "path" | "content" | "mo
         .replace(/.{1,76}/g, "$&\n");
     return renderScript(
         `dir=$(dirname -- "$FILE_PATH")
+# Report the directories this write creates, outermost first, so delete can remove them again.
+missing=""
+d=$dir
+while [ ! -d "$d" ]; do missing="$d
+$missing"; d=$(dirname -- "$d"); done
+printf '%s' "$missing"
 mkdir -p -- "$dir"
 tmp=$(mktemp -- "$dir/.k3s-buildkit.XXXXXXXX")
 trap 'rm -f -- "$tmp"' EXIT
@@ -112,8 +120,20 @@ stat -c '%a %U %G' -- "$FILE_PATH"
 }
 
 /** The script that removes exactly the file (and nothing else). */
-export function deleteFileScript(path: string): string {
-    return renderScript(`rm -f -- "$FILE_PATH"\n`, { FILE_PATH: path });
+/**
+ * The script that removes exactly the file, then the directories its first write created if they are
+ * empty (innermost first), and reloads systemd when the file was a unit.
+ */
+export function deleteFileScript(path: string, createdDirs: readonly string[] = []): string {
+    return renderScript(
+        `rm -f -- "$FILE_PATH"
+printf '%s\\n' "$CREATED_DIRS" | tac | while IFS= read -r d; do
+  if [ -n "$d" ] && [ -d "$d" ]; then rmdir --ignore-fail-on-non-empty -- "$d"; fi
+done
+case "$FILE_PATH" in /etc/systemd/system/*) if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi ;; esac
+`,
+        { FILE_PATH: path, CREATED_DIRS: createdDirs.join("\n") },
+    );
 }
 
 /** Parses the output of {@link readFileScript}. */
@@ -141,8 +161,8 @@ export function fileChanges(olds: HostFileState, news: HostFileInputs): string[]
     return changes;
 }
 
-async function write(i: HostFileInputs): Promise<HostFileState> {
-    await runScript(i.target, writeFileScript(i), `writing ${i.path}`);
+async function write(i: HostFileInputs, createdBefore: readonly string[]): Promise<HostFileState> {
+    const created = (await runScript(i.target, writeFileScript(i), `writing ${i.path}`)).split("\n").filter((d) => d !== "");
     return {
         target: i.target,
         path: i.path,
@@ -152,6 +172,7 @@ async function write(i: HostFileInputs): Promise<HostFileState> {
         owner: i.owner,
         group: i.group,
         providerVersion: i.providerVersion,
+        createdDirs: [...createdBefore, ...created.filter((d) => !createdBefore.includes(d))],
     };
 }
 
@@ -166,17 +187,17 @@ export const hostFileProvider: pulumi.dynamic.ResourceProvider<HostFileInputs, H
         return { changes: changes.length > 0, replaces, deleteBeforeReplace: true };
     },
     async create(inputs) {
-        return { id: `${targetLabel(inputs.target)}:${inputs.path}`, outs: await write(inputs) };
+        return { id: `${targetLabel(inputs.target)}:${inputs.path}`, outs: await write(inputs, []) };
     },
     async read(id, props) {
         if (props === undefined) throw new Error(`HostFile ${id}: cannot read without state`);
         const found = parseReadOutput(await runScript(props.target, readFileScript(props.path), `reading ${props.path}`));
         return { id, props: { ...props, ...found } };
     },
-    async update(_id, _olds, news) {
-        return { outs: await write(news) };
+    async update(_id, olds, news) {
+        return { outs: await write(news, olds.createdDirs ?? []) };
     },
     async delete(_id, props) {
-        await runScript(props.target, deleteFileScript(props.path), `deleting ${props.path}`);
+        await runScript(props.target, deleteFileScript(props.path, props.createdDirs ?? []), `deleting ${props.path}`);
     },
 };

@@ -22,9 +22,17 @@ export class TransportError extends Error {
     }
 }
 
-/** Runs `script` on `target` and resolves with its exit code and output (a non-zero exit is not an error here). */
+/** Runs `script` on `target` through {@link runnerCommand}; resolves with its exit code and output (a non-zero exit is not an error here). */
 export async function execScript(target: TransportTarget, script: string): Promise<ScriptResult> {
-    return target.kind === "local" ? execLocal(target.sudo, script) : execSsh(target, script);
+    return execCommand(target, runnerCommand(target.sudo), script);
+}
+
+/**
+ * Runs one command line on `target` with `stdin` fed to it, as `@pulumi/command` does (over SSH:
+ * the line goes to the login shell; locally: `/bin/sh -c`). The providers only ever pass the runner.
+ */
+export async function execCommand(target: TransportTarget, commandLine: string, stdin: string): Promise<ScriptResult> {
+    return target.kind === "local" ? execLocal(commandLine, stdin) : execSsh(target, commandLine, stdin);
 }
 
 /**
@@ -40,9 +48,9 @@ export async function runScript(target: TransportTarget, script: string, step: s
     throw new TransportError(`${where}: ${step} failed with exit code ${r.code}${tail === "" ? "" : `:\n${tail}`}`);
 }
 
-function execLocal(sudo: boolean, script: string): Promise<ScriptResult> {
+function execLocal(commandLine: string, stdin: string): Promise<ScriptResult> {
     return new Promise((resolve, reject) => {
-        const child = spawn("/bin/sh", ["-c", runnerCommand(sudo)], { stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn("/bin/sh", ["-c", commandLine], { stdio: ["pipe", "pipe", "pipe"] });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         child.stdout.on("data", (d: Buffer) => out.push(d));
@@ -51,7 +59,7 @@ function execLocal(sudo: boolean, script: string): Promise<ScriptResult> {
         child.on("close", (code) =>
             resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
         );
-        child.stdin.end(script);
+        child.stdin.end(stdin);
     });
 }
 
@@ -127,7 +135,7 @@ async function connectWithRetries(config: ConnectConfig, where: string, limit: n
     throw new TransportError(`${last?.message ?? where} — gave up after ${limit} attempt${limit === 1 ? "" : "s"}`);
 }
 
-async function execSsh(t: SshTarget, script: string): Promise<ScriptResult> {
+async function execSsh(t: SshTarget, commandLine: string, stdin: string): Promise<ScriptResult> {
     const where = targetLabel(t);
     const seen: { mismatch?: string } = {};
     const common = {
@@ -173,7 +181,7 @@ async function execSsh(t: SshTarget, script: string): Promise<ScriptResult> {
         );
         const c = client;
         return await new Promise<ScriptResult>((resolve, reject) => {
-            c.exec(runnerCommand(t.sudo), (err, stream) => {
+            c.exec(commandLine, (err, stream) => {
                 if (err) return reject(new TransportError(`${where}: cannot start a command: ${err.message}`));
                 const out: Buffer[] = [];
                 const errOut: Buffer[] = [];
@@ -186,7 +194,7 @@ async function execSsh(t: SshTarget, script: string): Promise<ScriptResult> {
                 stream.on("close", () =>
                     resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") }),
                 );
-                stream.end(script);
+                stream.end(stdin);
             });
         });
     } finally {

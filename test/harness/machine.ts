@@ -19,7 +19,19 @@ import type { TransportTarget } from "../../components/host/runner";
 import { execScript } from "../../components/host/transport";
 
 /** Packages in the test rootfs; the cache key includes this list. */
-const PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "sudo", "curl", "ca-certificates", "procps"];
+const PACKAGES = [
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "iproute2",
+    "sudo",
+    "curl",
+    "ca-certificates",
+    "procps",
+    // Debian's containerd: the k3s fixture runs it as k3s's embedded containerd.
+    "containerd",
+];
 const MIRROR = process.env.K3SBK_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
 const CACHE_DIR = process.env.K3SBK_CACHE_DIR ?? "/var/cache/k3s-buildkit-test";
 const WORK_DIR = process.env.K3SBK_MACHINE_DIR ?? "/var/tmp/k3s-buildkit-machines";

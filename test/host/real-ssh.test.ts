@@ -81,6 +81,16 @@ describe("HostFile over real SSH", () => {
         });
     }
 
+    it("delete also removes the directories the file's first write created, and only those", async () => {
+        const f = fileProvider();
+        await m.exec("mkdir -p /etc/k3sbk-pre");
+        const created = await f.create(fileInputs(m.target("builder"), "/etc/k3sbk-pre/new/deeper/x.conf", "x"));
+        assert.deepEqual(created.outs.createdDirs, ["/etc/k3sbk-pre/new", "/etc/k3sbk-pre/new/deeper"]);
+        await f.delete(created.id, created.outs);
+        assert.equal(await m.exec("ls -A /etc/k3sbk-pre"), "", "created dirs removed");
+        assert.equal(await m.exec("test -d /etc/k3sbk-pre && echo kept"), "kept\n", "a pre-existing dir is kept");
+    });
+
     it("never puts a parameter or secret on a command line: every SSH command is the fixed runner", async () => {
         const secret = "s3cr3t-token-value-that-must-not-leak";
         const f = fileProvider();

@@ -5,3 +5,4 @@ if [ -f "$manifest" ]; then
   while IFS= read -r f; do rm -f -- "$ROOT$f"; done <"$manifest"
 fi
 rm -f -- "$manifest" "$STATE_DIR/buildkit.installed"
+remove_state_dir

@@ -7,3 +7,4 @@ if [ -x "$ROOT/usr/local/bin/$service-uninstall.sh" ]; then
 fi
 rm -f -- "$ROOT/usr/local/bin/k3s" "$STATE_DIR/k3s.installed"
 rm -rf -- "$ROOT$K3S_DATA_DIR/agent/images"
+remove_state_dir

@@ -49,3 +49,8 @@ read_state() { cat -- "$STATE_DIR/$1" 2>/dev/null || true; }
 
 WORK=$(mktemp -d)
 trap 'rm -rf -- "$WORK"' EXIT
+
+# remove_state_dir: drop our state directory once nothing is left in it.
+remove_state_dir() {
+  if [ -d "$STATE_DIR" ]; then rmdir --ignore-fail-on-non-empty -- "$STATE_DIR"; fi
+}
