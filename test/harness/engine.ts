@@ -122,7 +122,7 @@ export class HostEngine {
                 await settle(registrations);
             }
             if (failures.length === 0) {
-                outputs = (await new Promise((r) => pulumi.output(mod).apply(r))) as Record<string, unknown>;
+                outputs = (await new Promise((r) => pulumi.output(mod).apply(r)));
             }
         } catch (e) {
             failures.push({ name: "(program)", message: (e as Error).message });
