@@ -91,8 +91,10 @@ export class HostEngine {
                     try {
                         return await this.perform(args.type, args.name, plain(args.inputs) as Record<string, unknown>, executed);
                     } catch (e) {
+                        // Like the engine, stop here: this resource never completes, so nothing that
+                        // depends on it is created. (Rejecting would surface as an unhandled rejection.)
                         failures.push({ name: args.name, message: (e as Error).message });
-                        throw e;
+                        return new Promise<never>(() => undefined);
                     } finally {
                         pending--;
                     }
@@ -110,8 +112,6 @@ export class HostEngine {
         for (const key of Object.keys(require.cache)) {
             if (!key.includes("node_modules") && (key.endsWith("/index.ts") || key.includes("/components/"))) delete require.cache[key];
         }
-        const swallow = (e: unknown) => failures.push({ name: "(program)", message: String(e) });
-        process.on("unhandledRejection", swallow);
         let outputs: Record<string, unknown> = {};
         try {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -122,13 +122,15 @@ export class HostEngine {
                 await settle(registrations);
             }
             if (failures.length === 0) {
-                outputs = (await new Promise((r) => pulumi.output(mod).apply(r)));
+                outputs = await new Promise((r) => pulumi.output(mod).apply(r));
             }
         } catch (e) {
             failures.push({ name: "(program)", message: (e as Error).message });
-        } finally {
-            process.off("unhandledRejection", swallow);
         }
+        // Steps that failed never complete, like in the engine; clear the SDK's leak bookkeeping for
+        // them (as it does at process exit) so the next run, and the test process, start clean.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        (require("@pulumi/pulumi/runtime/debuggable") as { leakedPromises: () => unknown }).leakedPromises();
         return { executed, failures, outputs };
     }
 

@@ -176,6 +176,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
         if (user !== "root") sh("chroot", [root, "chown", "-R", `${user}:${user}`, `${home}/.ssh`]);
     }
     writeFileSync(join(root, "etc/hostname"), `${name}\n`);
+    writeFileSync(join(root, "etc/hosts"), `127.0.0.1 localhost\n127.0.1.1 ${name}\n::1 localhost ip6-localhost ip6-loopback\n`);
     const log = join(dir, "console.log");
     const child: ChildProcess = spawn(
         "systemd-nspawn",

@@ -100,6 +100,7 @@ describe("k3s install script", () => {
             "/usr/local/bin/k3s",
             "/usr/local/bin/k3s-killall.sh",
             "/usr/local/bin/k3s-uninstall.sh",
+            "/var/lib/k3s-buildkit/k3s.created-dirs",
             "/var/lib/k3s-buildkit/k3s.installed",
         ]);
         assert.match(files["/usr/local/bin/k3s"], new RegExp(`^755 ${mirror.k3sSha256} `));
