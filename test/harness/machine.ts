@@ -133,6 +133,8 @@ export interface BootOptions {
      * can run the project's own code *on* the machine (the local-connection cases).
      */
     readonly bindRepo?: boolean;
+    /** Accept this client key instead of a new one (several machines, one stack key). */
+    readonly clientKey?: { privateKey: string; publicKey: string; path: string };
 }
 
 /** The repository root (this file is test/harness/machine.ts). */
@@ -148,7 +150,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     mkdirSync(root);
     sh("tar", ["-C", root, "-xf", tarball]);
     const keys = mkdtempSync(join(tmpdir(), "k3sbk-keys-"));
-    const clientKey = generateKey(keys, "client");
+    const clientKey = options.clientKey ?? generateKey(keys, "client");
     const host = generateKey(keys, "ssh_host_ed25519_key");
     const port = await freePort();
     writeFileSync(join(root, "etc/ssh/ssh_host_ed25519_key"), host.privateKey, { mode: 0o600 });
