@@ -3,8 +3,9 @@ import type { Machine } from "../harness/machine";
 import type { Mirror } from "../fixtures/artifacts";
 
 /**
- * The test stack: the first machine is the server, the others agents, all reached on 127.0.0.1 as the
- * sudo user `builder` with pinned host keys; every download URL points at the local mirror.
+ * The test stack: the first machine is the server (reached as the sudo user `builder`), the others
+ * agents (reached as root), all on 127.0.0.1 with pinned host keys; every download URL points at the
+ * local mirror.
  */
 export function stackFor(machines: readonly Machine[], mirror: Mirror, over: Record<string, unknown> = {}): Record<string, unknown> {
     return {
@@ -14,7 +15,7 @@ export function stackFor(machines: readonly Machine[], mirror: Mirror, over: Rec
             role: i === 0 ? "server" : "agent",
             address: "127.0.0.1",
             port: m.port,
-            user: "builder",
+            user: i === 0 ? "builder" : "root",
             hostKey: m.hostKey,
         })),
         k3s: { installScriptUrl: mirror.installScriptUrl, binaryBaseUrl: mirror.k3sBaseUrl, readyTimeoutSeconds: 60 },
