@@ -11,3 +11,14 @@ const platform = createPlatform(loadStackConfig());
 export const hosts = platform.hosts;
 /** Admin kubeconfig of the first server, its address rewritten (secret). */
 export const kubeconfig = platform.kubeconfig;
+/** The in-cluster buildkitd: namespace, `kube-pod://` and `tcp://` addresses. */
+export const buildkitDaemon =
+    platform.cluster === undefined
+        ? undefined
+        : {
+              namespace: platform.cluster.namespace,
+              kubePodAddress: platform.cluster.kubePodAddress,
+              serviceAddress: platform.cluster.serviceAddress,
+          };
+/** Client certificate bundle (ca, cert, key) for `buildctl --addr tcp://…` with mutual TLS (secret). */
+export const buildkitClientTls = platform.cluster?.clientTls;

@@ -19,6 +19,8 @@ function typeName(f: Field): string {
             return f.values.kind === "object" ? "map of objects" : `map of ${typeName(f.values)}`;
         case "object":
             return "object";
+        case "json":
+            return "object (passed through)";
     }
 }
 

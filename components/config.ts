@@ -3,7 +3,7 @@
  * config reference), the pure parser, and the one impure function that reads Pulumi config.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { arr, bool, ConfigIssue, formatIssue, Infer, int, map, obj, optional, parseField, str, unknownKeyMessage } from "./schema";
+import { arr, bool, ConfigIssue, formatIssue, Infer, int, json, map, obj, optional, parseField, str, unknownKeyMessage } from "./schema";
 
 /** The Pulumi project name; stack config keys are `k3s-buildkit:<key>`. */
 export const PROJECT = "k3s-buildkit";
@@ -271,6 +271,33 @@ const cluster = obj(
             pattern: { regex: /^[a-z0-9.:/_-]+$/, expected: "an image repository like docker.io/moby/buildkit" },
         }),
         storageClass: optional(str({ description: "StorageClass for the state volume (default: a hostPath under the k3s data dir)." })),
+        stateSize: str({
+            description: "Size of each replica's state volume when storageClass is set.",
+            default: "50Gi",
+            pattern: { regex: /^\d+(?:Mi|Gi|Ti)$/, expected: 'a Kubernetes quantity like "50Gi"' },
+        }),
+        resources: obj(
+            {
+                requests: map(str({ description: "Quantity." }), { description: "Resource requests (cpu, memory).", default: {} }),
+                limits: map(str({ description: "Quantity." }), { description: "Resource limits (cpu, memory).", default: {} }),
+            },
+            { description: "Resources of the buildkitd container.", default: {} },
+        ),
+        nodeSelector: map(str({ description: "Label value." }), { description: "Node labels the daemon's pods must match.", default: {} }),
+        tolerations: arr(
+            obj(
+                {
+                    key: optional(str({ description: "Taint key." })),
+                    operator: str({ description: "Toleration operator.", enum: ["Equal", "Exists"] as const, default: "Equal" }),
+                    value: optional(str({ description: "Taint value." })),
+                    effect: optional(str({ description: "Taint effect.", enum: ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const })),
+                    tolerationSeconds: optional(int({ description: "For NoExecute: how long the pod stays.", min: 0 })),
+                },
+                { description: "A toleration." },
+            ),
+            { description: "Tolerations of the daemon's pods.", default: [] },
+        ),
+        affinity: optional(json({ description: "Kubernetes affinity of the daemon's pods, as in a pod spec." })),
     },
     { description: "The buildkitd daemon in the cluster.", default: {} },
 );

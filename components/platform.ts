@@ -2,8 +2,10 @@
  * The whole program for one stack: hosts (preflight), k3s (first server, joining servers, agents),
  * BuildKit and nerdctl on every host. `index.ts` calls {@link createPlatform} and exports its outputs.
  */
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { BuildkitDaemon, type ClientTls } from "./cluster/buildkit-daemon";
 import type { StackConfig } from "./config";
 import { BuildkitHost } from "./host/buildkit";
 import { hostConnection } from "./host/connection";
@@ -24,10 +26,52 @@ export interface HostOutputs {
     readonly nerdctlSha256?: pulumi.Output<string>;
 }
 
+/** How to reach the in-cluster daemon. */
+export interface ClusterOutputs {
+    readonly namespace: string;
+    /** `kube-pod://buildkitd-0?namespace=…` (buildctl with a kubeconfig). */
+    readonly kubePodAddress: string;
+    /** `tcp://buildkitd.<ns>.svc:1234` (mutual TLS; from Jobs, or 127.0.0.1:1234 through a port-forward). */
+    readonly serviceAddress: string;
+    /** Client certificate bundle (secret). */
+    readonly clientTls: pulumi.Output<ClientTls>;
+}
+
 export interface Platform {
     readonly hosts: Record<string, HostOutputs>;
     /** Admin kubeconfig of the first server, address rewritten (secret); undefined without hosts. */
     readonly kubeconfig?: pulumi.Output<string>;
+    /** The in-cluster daemon; undefined when `cluster.enabled` is false. */
+    readonly cluster?: ClusterOutputs;
+}
+
+/** The in-cluster daemon on the cluster `kubeconfig` points at, through an explicit provider. */
+function createCluster(
+    stack: StackConfig,
+    kubeconfig: pulumi.Input<string>,
+    hostStateDir: string,
+    opts: pulumi.ComponentResourceOptions,
+): ClusterOutputs {
+    const { settings, secrets } = stack;
+    const provider = new k8s.Provider("cluster", { kubeconfig, enableServerSideApply: true }, opts);
+    const daemon = new BuildkitDaemon(
+        "buildkitd",
+        {
+            provider,
+            cluster: settings.cluster,
+            buildkit: settings.buildkit,
+            registries: settings.registries,
+            registryPasswords: secrets.registryPasswords,
+            hostStateDir,
+        },
+        opts,
+    );
+    return {
+        namespace: daemon.namespace,
+        kubePodAddress: daemon.kubePodAddress,
+        serviceAddress: daemon.serviceAddress,
+        clientTls: daemon.clientTls,
+    };
 }
 
 /** `https://<address>:6443`, IPv6 bracketed. */
@@ -38,7 +82,16 @@ export function serverUrl(address: string): string {
 /** Builds every resource of the stack. `opts` is passed to each top-level component. */
 export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourceOptions = {}): Platform {
     const { settings, secrets } = stack;
-    if (settings.hosts.length === 0) return { hosts: {} };
+    if (settings.hosts.length === 0) {
+        // Bring-your-own cluster: config validation guarantees a kubeconfig here.
+        const byo = secrets.kubeconfig;
+        return {
+            hosts: {},
+            ...(settings.cluster.enabled && byo !== undefined
+                ? { cluster: createCluster(stack, byo, "/var/lib/k3s-buildkit/buildkitd", opts) }
+                : {}),
+        };
+    }
 
     const token = new random.RandomPassword("k3s-token", { length: 48, special: false }, opts);
     const servers = settings.hosts.filter((h) => h.role === "server");
@@ -127,6 +180,9 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
             ]),
         ),
         ...(nodes[0].kubeconfig === undefined ? {} : { kubeconfig: nodes[0].kubeconfig }),
+        ...(settings.cluster.enabled && nodes[0].kubeconfig !== undefined
+            ? { cluster: createCluster(stack, nodes[0].kubeconfig, `${settings.k3s.dataDir}/buildkitd`, opts) }
+            : {}),
     };
 }
 

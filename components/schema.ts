@@ -68,13 +68,19 @@ export interface MapField<V extends Field = Field, Opt extends boolean = boolean
     readonly keyPattern?: { readonly regex: RegExp; readonly expected: string };
 }
 
+/** A free-form object passed through as is (e.g. a Kubernetes `affinity`), checked only to be an object. */
+export interface JsonField<Opt extends boolean = boolean> extends FieldBase<Record<string, unknown>, Opt> {
+    readonly kind: "json";
+}
+
 export type Field =
     | StringField<boolean>
     | IntegerField<boolean>
     | BooleanField<boolean>
     | ArrayField<Field, boolean>
     | ObjectField<Fields, boolean>
-    | MapField<Field, boolean>;
+    | MapField<Field, boolean>
+    | JsonField<boolean>;
 export type Fields = Readonly<Record<string, Field>>;
 
 /** The parsed TypeScript type of a field. */
@@ -93,7 +99,9 @@ export type Infer<F> =
                 ? InferObject<Fs>
                 : F extends MapField<infer V, boolean>
                   ? Record<string, Infer<V>>
-                  : never;
+                  : F extends JsonField<boolean>
+                    ? Record<string, unknown>
+                    : never;
 
 type OptionalKeys<F extends Fields> = {
     [K in keyof F]: F[K] extends { optional: true } ? K : never;
@@ -142,6 +150,9 @@ export function map<V extends Field>(
     o: CommonOpts<Record<string, unknown>> & { keyPattern?: MapField["keyPattern"] },
 ): MapField<V, false> {
     return { kind: "map", optional: false, ...o, values };
+}
+export function json(o: CommonOpts<Record<string, unknown>>): JsonField<false> {
+    return { kind: "json", optional: false, ...o };
 }
 /** Marks a field optional: an absent key parses to `undefined`. */
 export function optional<F extends Field>(field: F): Omit<F, "optional"> & { optional: true } {
@@ -304,6 +315,13 @@ function parsePresent(field: Field, value: unknown, path: string, issues: Config
                 out[k] = parseField(field.values, v, keyPath, issues);
             }
             return out;
+        }
+        case "json": {
+            if (typeof value !== "object" || value === null || Array.isArray(value)) {
+                issues.push({ path, message: `expected an object, got ${describe(value)}` });
+                return undefined;
+            }
+            return value;
         }
         case "object": {
             if (typeof value !== "object" || Array.isArray(value)) {

@@ -26,7 +26,8 @@ export function hostBuildkitdModel(buildkit: ResolvedConfig["buildkit"], registr
     return {
         root: buildkit.root,
         debug: buildkit.debug,
-        containerd: {
+        worker: {
+            kind: "containerd",
             address: K3S_CONTAINERD_SOCKET,
             namespace: buildkit.containerdNamespace,
             platforms: buildkit.platforms,

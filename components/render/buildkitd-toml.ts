@@ -28,27 +28,40 @@ export interface GcModel {
 export interface BuildkitdModel {
     readonly root: string;
     readonly debug: boolean;
-    /** The containerd worker; the OCI worker is turned off. */
-    readonly containerd: {
-        readonly address: string;
-        readonly namespace: string;
-        /** Empty: the machine's own platform. */
-        readonly platforms: readonly string[];
-        readonly gc: GcModel;
-    };
+    /**
+     * The one worker: containerd (host daemon on k3s's containerd) or OCI (in-cluster daemon, its own
+     * runc); the other is turned off.
+     */
+    readonly worker:
+        | {
+              readonly kind: "containerd";
+              readonly address: string;
+              readonly namespace: string;
+              /** Empty: the machine's own platform. */
+              readonly platforms: readonly string[];
+              readonly gc: GcModel;
+          }
+        | { readonly kind: "oci"; readonly platforms: readonly string[]; readonly gc: GcModel };
     /** By registry host (e.g. `docker.io`, `10.0.0.9:5000`). */
     readonly registries: Readonly<Record<string, RegistryModel>>;
 }
 
 /** Renders the model. Keys in a fixed order, registries sorted by host; only set keys are written. */
 export function renderBuildkitdToml(m: BuildkitdModel): string {
-    const containerd: Record<string, unknown> = { enabled: true, address: m.containerd.address, namespace: m.containerd.namespace };
-    if (m.containerd.platforms.length > 0) containerd.platforms = [...m.containerd.platforms];
-    containerd.gc = m.containerd.gc.enabled;
-    for (const k of ["reservedSpace", "maxUsedSpace", "minFreeSpace"] as const) {
-        const v = m.containerd.gc[k];
-        if (m.containerd.gc.enabled && v !== undefined) containerd[k] = v;
+    const w = m.worker;
+    const worker: Record<string, unknown> = { enabled: true };
+    if (w.kind === "containerd") {
+        worker.address = w.address;
+        worker.namespace = w.namespace;
     }
+    if (w.platforms.length > 0) worker.platforms = [...w.platforms];
+    worker.gc = w.gc.enabled;
+    for (const k of ["reservedSpace", "maxUsedSpace", "minFreeSpace"] as const) {
+        const v = w.gc[k];
+        if (w.gc.enabled && v !== undefined) worker[k] = v;
+    }
+    const workers =
+        w.kind === "containerd" ? { oci: { enabled: false }, containerd: worker } : { oci: worker, containerd: { enabled: false } };
     const registry: Record<string, Record<string, unknown>> = {};
     for (const host of Object.keys(m.registries).sort()) {
         const r = m.registries[host];
@@ -59,7 +72,7 @@ export function renderBuildkitdToml(m: BuildkitdModel): string {
         if (r.caFiles.length > 0) section.ca = [...r.caFiles];
         if (Object.keys(section).length > 0) registry[host] = section;
     }
-    const doc: Record<string, unknown> = { debug: m.debug, root: m.root, worker: { oci: { enabled: false }, containerd } };
+    const doc: Record<string, unknown> = { debug: m.debug, root: m.root, worker: workers };
     if (Object.keys(registry).length > 0) doc.registry = registry;
     return `${stringify(doc)}\n`;
 }

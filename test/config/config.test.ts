@@ -66,6 +66,10 @@ describe("parseConfig: valid config and defaults", () => {
             replicas: 1,
             mode: "privileged",
             imageRepository: "docker.io/moby/buildkit",
+            stateSize: "50Gi",
+            resources: { requests: {}, limits: {} },
+            nodeSelector: {},
+            tolerations: [],
         });
         assert.deepEqual(c.registries, {});
         assert.deepEqual(c.builds, []);

@@ -91,8 +91,8 @@ export async function recordingMocks(preview = false): Promise<Recorded[]> {
 export async function settle(recorded: readonly unknown[]): Promise<void> {
     let last = -1;
     let stable = 0;
-    while (stable < 5) {
-        await new Promise((r) => setTimeout(r, 20));
+    while (stable < 10) {
+        await new Promise((r) => setTimeout(r, 30));
         if (recorded.length === last) stable++;
         else {
             stable = 0;

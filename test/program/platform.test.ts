@@ -14,7 +14,8 @@ import { isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "./mo
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
 const server = { name: "s1", address: "10.0.0.5" };
 const agent = { name: "a1", role: "agent", address: "10.0.0.6" };
-const base = { sshPrivateKey: KEY, hosts: [server, agent] };
+/** The host layer alone; the in-cluster daemon has its own tests (test/cluster). */
+const base = { sshPrivateKey: KEY, hosts: [server, agent], cluster: { enabled: false } };
 
 const byName = (rs: RecordedWithDeps[], name: string) => {
     const r = rs.find((x) => x.name === name);
@@ -123,7 +124,7 @@ describe("host layer: children, inputs, dependencies", () => {
 
     it("HA: cluster-init on the first server, the others join it", async () => {
         const { recorded } = await runPlatform(
-            { sshPrivateKey: KEY, hosts: [server, { name: "s2", address: "10.0.0.7" }, { name: "s3", address: "10.0.0.8" }, agent] },
+            { ...base, hosts: [server, { name: "s2", address: "10.0.0.7" }, { name: "s3", address: "10.0.0.8" }, agent] },
             ["sshPrivateKey"],
         );
         const cfg = (n: string) => parse(unwrap(byName(recorded, `${n}-k3s-config`).inputs.content) as string) as Record<string, unknown>;
@@ -237,7 +238,7 @@ describe("host layer: children, inputs, dependencies", () => {
     });
 
     it("creates nothing for nerdctl when it is off, and nothing for agents when there are none", async () => {
-        const { recorded } = await runPlatform({ sshPrivateKey: KEY, hosts: [server], nerdctl: { enabled: false } }, ["sshPrivateKey"]);
+        const { recorded } = await runPlatform({ ...base, hosts: [server], nerdctl: { enabled: false } }, ["sshPrivateKey"]);
         assert.deepEqual(
             recorded.filter((r) => r.name.includes("nerdctl") || r.type.endsWith("Nerdctl")),
             [],

@@ -24,7 +24,7 @@ const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nthis-is-the-secret-key
 const preflight = renderScript(scriptBody("preflight"));
 
 describe("index.ts under mocks", () => {
-    it("the dev stack (this machine) creates exactly the host, k3s, BuildKit and nerdctl resources, all local", async () => {
+    it("the dev stack (this machine) creates exactly the host, k3s, BuildKit, nerdctl and in-cluster daemon resources", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"));
         const sudo = process.getuid?.() !== 0;
         assert.deepEqual(recorded.map((r) => `${r.type} ${r.name}`).sort(), [
@@ -35,10 +35,19 @@ describe("index.ts under mocks", () => {
             "command:local:Command local-kubeconfig",
             "command:local:Command local-nerdctl-install",
             "command:local:Command local-preflight",
+            "k3s-buildkit:cluster:BuildkitDaemon buildkitd",
             "k3s-buildkit:host:BuildkitHost local",
             "k3s-buildkit:host:Host local",
             "k3s-buildkit:host:K3sNode local",
             "k3s-buildkit:host:Nerdctl local",
+            "kubernetes:apps/v1:StatefulSet buildkitd-statefulset",
+            "kubernetes:core/v1:ConfigMap buildkitd-config",
+            "kubernetes:core/v1:Namespace buildkitd-namespace",
+            "kubernetes:core/v1:Secret buildkitd-client-tls",
+            "kubernetes:core/v1:Secret buildkitd-registry-auth",
+            "kubernetes:core/v1:Secret buildkitd-server-tls",
+            "kubernetes:core/v1:Service buildkitd-headless",
+            "kubernetes:core/v1:Service buildkitd-service",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-service-unit",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-socket-unit",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkitd-toml",
@@ -48,7 +57,16 @@ describe("index.ts under mocks", () => {
             "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-buildkit",
             "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-buildkit-socket",
             "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-k3s",
+            "pulumi:providers:kubernetes cluster",
             "random:index/randomPassword:RandomPassword k3s-token",
+            "tls:index/certRequest:CertRequest buildkitd-client-csr",
+            "tls:index/certRequest:CertRequest buildkitd-server-csr",
+            "tls:index/locallySignedCert:LocallySignedCert buildkitd-client-cert",
+            "tls:index/locallySignedCert:LocallySignedCert buildkitd-server-cert",
+            "tls:index/privateKey:PrivateKey buildkitd-ca-key",
+            "tls:index/privateKey:PrivateKey buildkitd-client-key",
+            "tls:index/privateKey:PrivateKey buildkitd-server-key",
+            "tls:index/selfSignedCert:SelfSignedCert buildkitd-ca",
         ]);
         assert.deepEqual(recorded.find((r) => r.name === "local-preflight")?.inputs, {
             create: runnerCommand(sudo),
@@ -155,7 +173,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 21);
+        assert.equal(recorded.length, 39);
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

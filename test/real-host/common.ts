@@ -22,6 +22,8 @@ export function stackFor(machines: readonly Machine[], mirror: Mirror, over: Rec
         buildkit: { downloadBaseUrl: mirror.buildkitBaseUrl },
         nerdctl: { downloadBaseUrl: mirror.nerdctlBaseUrl },
         registries: { "docker.io": { mirrors: ["mirror-a.example.com"] } },
+        // The in-cluster daemon needs a real Kubernetes API; the fixtures have none.
+        cluster: { enabled: false },
         ...over,
     };
 }

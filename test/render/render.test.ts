@@ -98,7 +98,7 @@ insecure = true
                 oci: { enabled: false },
                 containerd: {
                     enabled: true,
-                    address: model.containerd.address,
+                    address: "/run/k3s/containerd/containerd.sock",
                     namespace: "k8s.io",
                     platforms: ["linux/amd64", "linux/arm64"],
                     gc: true,
@@ -118,7 +118,7 @@ insecure = true
     it("GC off writes gc = false and no limits; no registries, no registry table", () => {
         const off = renderBuildkitdToml({
             ...model,
-            containerd: { ...model.containerd, gc: { enabled: false, maxUsedSpace: "1GB" }, platforms: [] },
+            worker: { ...model.worker, gc: { enabled: false, maxUsedSpace: "1GB" }, platforms: [] },
             registries: {},
         });
         const doc = parseToml(off) as { worker: { containerd: Record<string, unknown> }; registry?: unknown };

@@ -1,0 +1,165 @@
+/**
+ * `BuildkitDaemon` (`k3s-buildkit:cluster:BuildkitDaemon`): buildkitd inside the cluster (seed 002),
+ * made safe to reach: a StatefulSet `buildkitd` (privileged, or rootless) listening on its unix socket
+ * and on tcp 1234 with mutual TLS, a ClusterIP Service on 1234, a headless Service for stable pod names,
+ * buildkitd.toml in a ConfigMap (the hosts' renderer; a change rolls the pods), the server and client
+ * certificates in Secrets, and the registry credentials as a dockerconfigjson Secret for build Jobs.
+ * Every Kubernetes child gets the provider passed in explicitly.
+ */
+import { createHash } from "node:crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import type { ResolvedConfig } from "../config";
+import {
+    configMapData,
+    DAEMON_NAME,
+    DAEMON_PORT,
+    daemonLabels,
+    dockerConfigJson,
+    headlessServiceSpec,
+    serverSans,
+    serviceSpec,
+    statefulSetSpec,
+} from "./specs";
+
+export interface BuildkitDaemonArgs {
+    /** Kubernetes provider for the target cluster. */
+    readonly provider: k8s.Provider;
+    readonly cluster: ResolvedConfig["cluster"];
+    readonly buildkit: ResolvedConfig["buildkit"];
+    readonly registries: ResolvedConfig["registries"];
+    /** Secret. */
+    readonly registryPasswords: pulumi.Input<Record<string, string>>;
+    /** Where hostPath state lives (under the k3s data dir). */
+    readonly hostStateDir: string;
+}
+
+/** PEM bundle a client needs for `buildctl --addr tcp://…` (secret). */
+export interface ClientTls {
+    readonly ca: string;
+    readonly cert: string;
+    readonly key: string;
+}
+
+export class BuildkitDaemon extends pulumi.ComponentResource {
+    public readonly namespace: string;
+    /** `kube-pod://buildkitd-0?namespace=…` for buildctl with a kubeconfig. */
+    public readonly kubePodAddress: string;
+    /** `tcp://buildkitd.<ns>.svc:1234`, for Jobs in the cluster (with {@link clientTls}). */
+    public readonly serviceAddress: string;
+    /** Client certificate bundle for mutual TLS (secret). */
+    public readonly clientTls: pulumi.Output<ClientTls>;
+    /** Name of the client TLS Secret (ca.pem, cert.pem, key.pem) for Jobs. */
+    public readonly clientTlsSecretName: string;
+    /** Name of the dockerconfigjson Secret for Jobs. */
+    public readonly registryAuthSecretName: string;
+
+    constructor(name: string, args: BuildkitDaemonArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k3s-buildkit:cluster:BuildkitDaemon", name, {}, opts);
+        const { cluster } = args;
+        const ns = cluster.namespace;
+        const k = { parent: this, provider: args.provider };
+        this.namespace = ns;
+        this.kubePodAddress = `kube-pod://${DAEMON_NAME}-0?namespace=${ns}`;
+        this.serviceAddress = `tcp://${DAEMON_NAME}.${ns}.svc:${DAEMON_PORT}`;
+        this.clientTlsSecretName = `${DAEMON_NAME}-client-tls`;
+        this.registryAuthSecretName = `${DAEMON_NAME}-registry-auth`;
+
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns } }, k);
+        const inNs = { ...k, dependsOn: [namespace] };
+        const meta = (n: string) => ({ name: n, namespace: ns, labels: { ...daemonLabels } });
+
+        // Mutual TLS: a CA, a server certificate for the Service names and 127.0.0.1, a client certificate.
+        const t = { parent: this };
+        const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, t);
+        const ca = new tls.SelfSignedCert(
+            `${name}-ca`,
+            {
+                privateKeyPem: caKey.privateKeyPem,
+                isCaCertificate: true,
+                validityPeriodHours: 24 * 365 * 5,
+                subject: { commonName: "k3s-buildkit buildkitd CA" },
+                allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+            },
+            t,
+        );
+        const issue = (id: string, commonName: string, uses: string[], sans?: { dnsNames: string[]; ipAddresses: string[] }) => {
+            const key = new tls.PrivateKey(`${name}-${id}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, t);
+            const csr = new tls.CertRequest(
+                `${name}-${id}-csr`,
+                { privateKeyPem: key.privateKeyPem, subject: { commonName }, ...(sans ?? {}) },
+                t,
+            );
+            const cert = new tls.LocallySignedCert(
+                `${name}-${id}-cert`,
+                {
+                    certRequestPem: csr.certRequestPem,
+                    caPrivateKeyPem: caKey.privateKeyPem,
+                    caCertPem: ca.certPem,
+                    validityPeriodHours: 24 * 365,
+                    earlyRenewalHours: 24 * 30,
+                    allowedUses: ["digital_signature", "key_encipherment", ...uses],
+                },
+                t,
+            );
+            return { key: pulumi.secret(key.privateKeyPem), cert: cert.certPem };
+        };
+        const server = issue("server", `${DAEMON_NAME}.${ns}.svc`, ["server_auth"], serverSans(ns));
+        const client = issue("client", "k3s-buildkit client", ["client_auth"]);
+        const tlsSecret = (id: string, secretName: string, pair: { key: pulumi.Output<string>; cert: pulumi.Output<string> }) =>
+            new k8s.core.v1.Secret(
+                `${name}-${id}-tls`,
+                {
+                    metadata: meta(secretName),
+                    type: "Opaque",
+                    stringData: { "ca.pem": ca.certPem, "cert.pem": pair.cert, "key.pem": pair.key },
+                },
+                inNs,
+            );
+        const serverSecret = tlsSecret("server", `${DAEMON_NAME}-server-tls`, server);
+        tlsSecret("client", this.clientTlsSecretName, client);
+        this.clientTls = pulumi.secret(pulumi.all([ca.certPem, client.cert, client.key]).apply(([c, cert, key]) => ({ ca: c, cert, key })));
+
+        new k8s.core.v1.Secret(
+            `${name}-registry-auth`,
+            {
+                metadata: meta(this.registryAuthSecretName),
+                type: "kubernetes.io/dockerconfigjson",
+                stringData: {
+                    ".dockerconfigjson": pulumi.secret(
+                        pulumi.output(args.registryPasswords).apply((pw) => dockerConfigJson(args.registries, pw)),
+                    ),
+                },
+            },
+            inNs,
+        );
+
+        const data = configMapData(cluster.mode, args.buildkit, args.registries);
+        const configHash = createHash("sha256").update(JSON.stringify(data)).digest("hex");
+        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(`${DAEMON_NAME}-config`), data }, inNs);
+
+        new k8s.core.v1.Service(`${name}-headless`, { metadata: meta(`${DAEMON_NAME}-headless`), spec: headlessServiceSpec() }, inNs);
+        new k8s.core.v1.Service(`${name}-service`, { metadata: meta(DAEMON_NAME), spec: serviceSpec() }, inNs);
+        const tag = cluster.mode === "rootless" ? `${args.buildkit.version}-rootless` : args.buildkit.version;
+        new k8s.apps.v1.StatefulSet(
+            `${name}-statefulset`,
+            {
+                metadata: meta(DAEMON_NAME),
+                spec: statefulSetSpec({
+                    mode: cluster.mode,
+                    namespace: ns,
+                    image: `${cluster.imageRepository}:${tag}`,
+                    cluster,
+                    registries: args.registries,
+                    configMapName: `${DAEMON_NAME}-config`,
+                    tlsSecretName: `${DAEMON_NAME}-server-tls`,
+                    configHash,
+                    hostStatePath: args.hostStateDir,
+                }),
+            },
+            { ...k, dependsOn: [namespace, configMap, serverSecret] },
+        );
+        this.registerOutputs({ kubePodAddress: this.kubePodAddress, serviceAddress: this.serviceAddress });
+    }
+}

@@ -1,0 +1,229 @@
+/**
+ * Kubernetes specs of the in-cluster buildkitd, as pure functions typed with `k8s.types.input.*`:
+ * the StatefulSet (privileged or rootless), its Services, its ConfigMap (buildkitd.toml from the same
+ * renderer as the hosts'), and the registry credentials as a docker config.json.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type { ResolvedConfig } from "../config";
+import { renderBuildkitdToml } from "../render/buildkitd-toml";
+
+export const DAEMON_NAME = "buildkitd";
+export const DAEMON_PORT = 1234;
+/** Where the server certificate Secret is mounted. */
+export const CERTS_DIR = "/certs";
+export const CONFIG_DIR = "/etc/buildkit";
+
+export type Mode = "privileged" | "rootless";
+
+export const daemonLabels = { "app.kubernetes.io/name": DAEMON_NAME, "app.kubernetes.io/managed-by": "k3s-buildkit" } as const;
+
+/** Paths that differ between the modes. */
+export function modePaths(mode: Mode): { root: string; socket: string } {
+    return mode === "rootless"
+        ? { root: "/home/user/.local/share/buildkit", socket: "unix:///run/user/1000/buildkit/buildkitd.sock" }
+        : { root: "/var/lib/buildkit", socket: "unix:///run/buildkit/buildkitd.sock" };
+}
+
+/** ConfigMap key of a registry's CA (keys allow only [-._a-zA-Z0-9]). */
+export const caKey = (registry: string) => `ca-${registry.replace(/[^-._a-zA-Z0-9]/g, "_")}.pem`;
+/** Path of a registry's CA inside the pod. */
+export const caPath = (registry: string) => `${CONFIG_DIR}/certs/${registry}/ca.pem`;
+
+/** The ConfigMap's data: buildkitd.toml (OCI worker) and the registries' CA files. */
+export function configMapData(
+    mode: Mode,
+    buildkit: ResolvedConfig["buildkit"],
+    registries: ResolvedConfig["registries"],
+): Record<string, string> {
+    const toml = renderBuildkitdToml({
+        root: modePaths(mode).root,
+        debug: buildkit.debug,
+        worker: { kind: "oci", platforms: buildkit.platforms, gc: buildkit.gc },
+        registries: Object.fromEntries(
+            Object.entries(registries).map(([host, r]) => [
+                host,
+                { mirrors: r.mirrors, http: r.http, insecure: r.insecure, caFiles: r.ca === undefined ? [] : [caPath(host)] },
+            ]),
+        ),
+    });
+    const data: Record<string, string> = { "buildkitd.toml": toml };
+    for (const [host, r] of Object.entries(registries)) if (r.ca !== undefined) data[caKey(host)] = r.ca;
+    return data;
+}
+
+export interface StatefulSetInputs {
+    readonly mode: Mode;
+    readonly namespace: string;
+    readonly image: string;
+    readonly cluster: ResolvedConfig["cluster"];
+    readonly registries: ResolvedConfig["registries"];
+    /** Names of the ConfigMap and the server TLS Secret. */
+    readonly configMapName: string;
+    readonly tlsSecretName: string;
+    /** Checksum of the ConfigMap data: a change rolls the pods. */
+    readonly configHash: string;
+    /** hostPath for state when no storageClass is set. */
+    readonly hostStatePath: string;
+}
+
+const probe: k8s.types.input.core.v1.Probe = {
+    exec: { command: ["buildctl", "debug", "workers"] },
+    initialDelaySeconds: 5,
+    periodSeconds: 30,
+};
+
+/** The StatefulSet spec. */
+export function statefulSetSpec(i: StatefulSetInputs): k8s.types.input.apps.v1.StatefulSetSpec {
+    const { root, socket } = modePaths(i.mode);
+    const rootless = i.mode === "rootless";
+    const pvc = i.cluster.storageClass !== undefined;
+    const caItems = Object.entries(i.registries)
+        .filter(([, r]) => r.ca !== undefined)
+        .map(([host]) => ({ key: caKey(host), path: `certs/${host}/ca.pem` }));
+    const container: k8s.types.input.core.v1.Container = {
+        name: DAEMON_NAME,
+        image: i.image,
+        args: [
+            "--addr",
+            socket,
+            "--addr",
+            `tcp://0.0.0.0:${DAEMON_PORT}`,
+            "--tlscacert",
+            `${CERTS_DIR}/ca.pem`,
+            "--tlscert",
+            `${CERTS_DIR}/cert.pem`,
+            "--tlskey",
+            `${CERTS_DIR}/key.pem`,
+            "--config",
+            `${CONFIG_DIR}/buildkitd.toml`,
+            ...(rootless ? ["--oci-worker-no-process-sandbox"] : []),
+        ],
+        ports: [{ name: DAEMON_NAME, containerPort: DAEMON_PORT, protocol: "TCP" }],
+        readinessProbe: probe,
+        livenessProbe: probe,
+        securityContext: rootless
+            ? {
+                  runAsUser: 1000,
+                  runAsGroup: 1000,
+                  seccompProfile: { type: "Unconfined" },
+                  appArmorProfile: { type: "Unconfined" },
+              }
+            : { privileged: true },
+        env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+        volumeMounts: [
+            { name: "state", mountPath: root, ...(pvc ? {} : { subPathExpr: "$(POD_NAME)" }) },
+            { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+            { name: "certs", mountPath: CERTS_DIR, readOnly: true },
+        ],
+        ...(Object.keys(i.cluster.resources.requests).length + Object.keys(i.cluster.resources.limits).length > 0
+            ? {
+                  resources: {
+                      ...(Object.keys(i.cluster.resources.requests).length > 0 ? { requests: i.cluster.resources.requests } : {}),
+                      ...(Object.keys(i.cluster.resources.limits).length > 0 ? { limits: i.cluster.resources.limits } : {}),
+                  },
+              }
+            : {}),
+    };
+    // A hostPath is root-owned; the rootless daemon (uid 1000) needs its state dir handed over first.
+    const initContainers: k8s.types.input.core.v1.Container[] =
+        rootless && !pvc
+            ? [
+                  {
+                      name: "state-owner",
+                      image: i.image,
+                      command: ["sh", "-c", `chown 1000:1000 ${root}`],
+                      securityContext: { runAsUser: 0, runAsGroup: 0 },
+                      env: container.env,
+                      volumeMounts: [{ name: "state", mountPath: root, subPathExpr: "$(POD_NAME)" }],
+                  },
+              ]
+            : [];
+    return {
+        serviceName: `${DAEMON_NAME}-headless`,
+        replicas: i.cluster.replicas,
+        podManagementPolicy: "Parallel",
+        selector: { matchLabels: { ...daemonLabels } },
+        template: {
+            metadata: { labels: { ...daemonLabels }, annotations: { "k3s-buildkit/config-sha256": i.configHash } },
+            spec: {
+                ...(rootless ? { securityContext: { fsGroup: 1000 } } : {}),
+                ...(initContainers.length > 0 ? { initContainers } : {}),
+                containers: [container],
+                ...(Object.keys(i.cluster.nodeSelector).length > 0 ? { nodeSelector: i.cluster.nodeSelector } : {}),
+                ...(i.cluster.tolerations.length > 0 ? { tolerations: i.cluster.tolerations.map((t) => ({ ...t })) } : {}),
+                ...(i.cluster.affinity === undefined ? {} : { affinity: i.cluster.affinity as k8s.types.input.core.v1.Affinity }),
+                volumes: [
+                    {
+                        name: "config",
+                        configMap: { name: i.configMapName, items: [{ key: "buildkitd.toml", path: "buildkitd.toml" }, ...caItems] },
+                    },
+                    { name: "certs", secret: { secretName: i.tlsSecretName } },
+                    ...(pvc ? [] : [{ name: "state", hostPath: { path: i.hostStatePath, type: "DirectoryOrCreate" } }]),
+                ],
+            },
+        },
+        ...(pvc
+            ? {
+                  volumeClaimTemplates: [
+                      {
+                          metadata: { name: "state" },
+                          spec: {
+                              accessModes: ["ReadWriteOnce"],
+                              storageClassName: i.cluster.storageClass,
+                              resources: { requests: { storage: i.cluster.stateSize } },
+                          },
+                      },
+                  ],
+              }
+            : {}),
+    };
+}
+
+/** The ClusterIP Service clients (build Jobs, port-forwards) use. */
+export function serviceSpec(): k8s.types.input.core.v1.ServiceSpec {
+    return {
+        type: "ClusterIP",
+        selector: { ...daemonLabels },
+        ports: [{ name: DAEMON_NAME, port: DAEMON_PORT, targetPort: DAEMON_PORT, protocol: "TCP" }],
+    };
+}
+
+/** The headless Service that gives the StatefulSet's pods stable names. */
+export function headlessServiceSpec(): k8s.types.input.core.v1.ServiceSpec {
+    return {
+        clusterIP: "None",
+        selector: { ...daemonLabels },
+        ports: [{ name: DAEMON_NAME, port: DAEMON_PORT, targetPort: DAEMON_PORT, protocol: "TCP" }],
+    };
+}
+
+/** DNS names the server certificate covers, plus 127.0.0.1 for port-forwards. */
+export function serverSans(namespace: string): { dnsNames: string[]; ipAddresses: string[] } {
+    const svc = DAEMON_NAME;
+    return {
+        dnsNames: [
+            svc,
+            `${svc}.${namespace}`,
+            `${svc}.${namespace}.svc`,
+            `${svc}.${namespace}.svc.cluster.local`,
+            `*.${svc}-headless.${namespace}.svc`,
+            `*.${svc}-headless.${namespace}.svc.cluster.local`,
+            "localhost",
+        ],
+        ipAddresses: ["127.0.0.1"],
+    };
+}
+
+/** `~/.docker/config.json` content for the registries that have a user name (seed 001/002). */
+export function dockerConfigJson(registries: ResolvedConfig["registries"], passwords: Readonly<Record<string, string>>): string {
+    const auths: Record<string, { auth: string }> = {};
+    for (const host of Object.keys(registries).sort()) {
+        const user = registries[host].username;
+        if (user === undefined) continue;
+        // Docker Hub's credentials live under its legacy index URL.
+        auths[host === "docker.io" ? "https://index.docker.io/v1/" : host] = {
+            auth: Buffer.from(`${user}:${passwords[host] ?? ""}`, "utf8").toString("base64"),
+        };
+    }
+    return JSON.stringify({ auths });
+}
