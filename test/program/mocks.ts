@@ -10,6 +10,8 @@ export interface Recorded {
     readonly name: string;
     readonly inputs: Record<string, unknown>;
     readonly custom: boolean;
+    /** Provider reference (`urn::id`) when one was passed explicitly. */
+    readonly provider?: string;
 }
 
 /** The marker Pulumi puts on a secret value crossing the RPC boundary (what the engine would store encrypted). */
@@ -44,6 +46,13 @@ users:
 /** Fake provider outputs for resources whose outputs the program reads, as the real steps print them. */
 function fakeOutputs(type: string, name: string): Record<string, unknown> {
     if (type === "random:index/randomPassword:RandomPassword") return { result: "fake-k3s-token" };
+    if (type === "tls:index/privateKey:PrivateKey")
+        return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\nfake-${name}\n-----END PRIVATE KEY-----\n` };
+    if (type === "tls:index/certRequest:CertRequest")
+        return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nfake-${name}\n-----END CERTIFICATE REQUEST-----\n` };
+    if (type === "tls:index/selfSignedCert:SelfSignedCert" || type === "tls:index/locallySignedCert:LocallySignedCert") {
+        return { certPem: `-----BEGIN CERTIFICATE-----\nfake-${name}\n-----END CERTIFICATE-----\n` };
+    }
     if (type !== "command:remote:Command" && type !== "command:local:Command") return {};
     const stdout = name.endsWith("-preflight")
         ? "arch=amd64\n"
@@ -70,6 +79,7 @@ export async function recordingMocks(preview = false): Promise<Recorded[]> {
                     name: args.name,
                     inputs: args.inputs as Record<string, unknown>,
                     custom: args.custom ?? true,
+                    ...(args.provider === undefined || args.provider === "" ? {} : { provider: args.provider }),
                 });
                 return {
                     id: preview ? undefined : `${args.name}-id`,
