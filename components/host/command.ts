@@ -18,11 +18,10 @@ export interface HostCommandArgs {
     readonly delete?: string;
     /** Values whose change re-runs the step (replacement). @default [] */
     readonly triggers?: pulumi.Input<unknown[]>;
-    /**
-     * Set when the script carries a secret: output is not logged and stdout is kept secret.
-     * @default false
-     */
-    readonly secret?: boolean;
+    /** The script carries a secret: stdin is a secret Output and nothing is logged. @default false */
+    readonly secretScript?: boolean;
+    /** The step prints a secret: stdout/stderr are secret outputs and nothing is logged. @default false */
+    readonly secretOutput?: boolean;
 }
 
 /**
@@ -46,17 +45,18 @@ export function hostCommand(
 ): command.remote.Command | command.local.Command {
     const conn = args.connection;
     const runner = runnerCommand(conn.config.sudo);
-    const stdin = args.secret === true ? pulumi.secret(args.create) : args.create;
+    const stdin = args.secretScript === true ? pulumi.secret(args.create) : args.create;
+    const quiet = args.secretScript === true || args.secretOutput === true;
     const common = {
         create: runner,
         ...(args.delete === undefined ? {} : { delete: deleteCommandLine(args.delete, conn.config.sudo) }),
         stdin,
         ...(args.triggers === undefined ? {} : { triggers: args.triggers }),
-        ...(args.secret === true ? { logging: "none" as const } : {}),
+        ...(quiet ? { logging: "none" as const } : {}),
     };
     const options: pulumi.CustomResourceOptions = {
         ...opts,
-        ...(args.secret === true ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
+        ...(quiet ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
     };
     if (conn.config.kind === "local") {
         return new command.local.Command(name, { ...common, interpreter: ["/bin/sh", "-c"] }, options);

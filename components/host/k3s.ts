@@ -197,7 +197,7 @@ export class K3sNode extends pulumi.ComponentResource {
         if (args.exportKubeconfig === true) {
             const read = hostCommand(
                 `${name}-kubeconfig`,
-                { connection: conn, create: hostScript("kubeconfig"), secret: true },
+                { connection: conn, create: hostScript("kubeconfig"), secretOutput: true },
                 { parent: this, dependsOn: [this.ready] },
             );
             const address = args.apiAddress ?? "127.0.0.1";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse as smolParse } from "smol-toml";
-import { isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../program/mocks";
+import { isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
 const withHosts = { sshPrivateKey: KEY, hosts: [{ name: "s1", address: "10.0.0.5" }] };

@@ -18,7 +18,7 @@ import { hostFileProvider } from "../../components/host/host-file-provider";
 import { systemdServiceProvider } from "../../components/host/host-service-provider";
 import type { TransportTarget } from "../../components/host/runner";
 import { execCommand } from "../../components/host/transport";
-import { settle } from "../program/mocks";
+import { settle } from "../../scripts/evaluate";
 
 interface Stored {
     readonly type: string;

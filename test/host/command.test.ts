@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { deleteCommandLine, hostCommand } from "../../components/host/command";
 import type { HostConnection } from "../../components/host/connection";
 import { runnerCommand } from "../../components/host/runner";
-import { isSecretValue, recordingMocks, settle } from "../program/mocks";
+import { isSecretValue, recordingMocks, settle } from "../../scripts/evaluate";
 
 const ssh: HostConnection = {
     config: { kind: "ssh", host: "10.0.0.5", port: 22, user: "debian", sudo: true, dialErrorLimit: 10, dialTimeoutSeconds: 15 },
@@ -22,7 +22,7 @@ describe("hostCommand", () => {
         let seen: pulumi.CustomResourceOptions | undefined;
         hostCommand(
             "step",
-            { connection: ssh, create: "echo token=hunter2\n", delete: "rm -f /etc/x\n", secret: true },
+            { connection: ssh, create: "echo token=hunter2\n", delete: "rm -f /etc/x\n", secretScript: true },
             { transformations: [(a) => ((seen = a.opts as pulumi.CustomResourceOptions), undefined)] },
         );
         await settle(recorded);
@@ -35,6 +35,20 @@ describe("hostCommand", () => {
         assert.deepEqual(seen?.additionalSecretOutputs, ["stdout", "stderr", "connection"]);
         assert.equal(r.inputs.delete, deleteCommandLine("rm -f /etc/x\n", true));
         assert.ok(!JSON.stringify([r.inputs.create, r.inputs.delete]).includes("hunter2"));
+    });
+
+    it("a step that prints a secret: plain script, secret output, logging off", async () => {
+        const recorded = await recordingMocks();
+        let seen: pulumi.CustomResourceOptions | undefined;
+        hostCommand(
+            "read",
+            { connection: ssh, create: "cat /etc/secret\n", secretOutput: true },
+            { transformations: [(a) => ((seen = a.opts as pulumi.CustomResourceOptions), undefined)] },
+        );
+        await settle(recorded);
+        assert.equal(recorded[0].inputs.stdin, "cat /etc/secret\n");
+        assert.equal(recorded[0].inputs.logging, "none");
+        assert.deepEqual(seen?.additionalSecretOutputs, ["stdout", "stderr", "connection"]);
     });
 
     it("a plain local step: no secret wrapping, /bin/sh interpreter, no delete", async () => {

@@ -32,7 +32,7 @@ import {
 import { runnerCommand } from "../../components/host/runner";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
-import { isSecretValue, recordingMocks, setStackConfig, settle } from "../program/mocks";
+import { isSecretValue, recordingMocks, setStackConfig, settle } from "../../scripts/evaluate";
 
 const sshConnection: HostConnection = {
     config: { kind: "ssh", host: "10.0.0.5", port: 22, user: "debian", sudo: true, dialErrorLimit: 10, dialTimeoutSeconds: 15 },

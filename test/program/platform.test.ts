@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import { DEFAULT_VERSIONS } from "../../components/config";
 import { hostScript } from "../../components/host/scripts";
 import { runnerCommand } from "../../components/host/runner";
-import { isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "./mocks";
+import { isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
 const server = { name: "s1", address: "10.0.0.5" };

@@ -12,7 +12,7 @@ import { ConfigError, DEFAULT_VERSIONS, PROJECT } from "../../components/config"
 import { runnerCommand } from "../../components/host/runner";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
-import { isSecretValue, resolve, runProgram } from "./mocks";
+import { isSecretValue, resolve, runProgram } from "../../scripts/evaluate";
 
 /** Stack config of a Pulumi.<stack>.yaml, without the `k3s-buildkit:` prefix. */
 function stackFile(name: string): Record<string, unknown> {

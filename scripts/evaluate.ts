@@ -1,9 +1,10 @@
 /**
- * Runs the Pulumi program (index.ts) or a component under `pulumi.runtime.setMocks`, recording every
- * resource registration: type, name, URN parent chain and inputs as the engine would receive them.
+ * Offline evaluation of the program under `pulumi.runtime.setMocks`, recording every resource
+ * registration (type, name, inputs as the engine would receive them, provider, parent, dependencies).
+ * Used by the tests, `npm run render` and `npm run bench`. Fake outputs stand in for what hosts report.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT } from "../../components/config";
+import { PROJECT } from "../components/config";
 
 export interface Recorded {
     readonly type: string;
@@ -44,7 +45,7 @@ users:
 `;
 
 /** Fake provider outputs for resources whose outputs the program reads, as the real steps print them. */
-function fakeOutputs(type: string, name: string): Record<string, unknown> {
+function fakeOutputs(type: string, name: string, arch: string): Record<string, unknown> {
     if (type === "random:index/randomPassword:RandomPassword") return { result: "fake-k3s-token" };
     if (type === "tls:index/privateKey:PrivateKey")
         return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\nfake-${name}\n-----END PRIVATE KEY-----\n` };
@@ -55,7 +56,7 @@ function fakeOutputs(type: string, name: string): Record<string, unknown> {
     }
     if (type !== "command:remote:Command" && type !== "command:local:Command") return {};
     const stdout = name.endsWith("-preflight")
-        ? "arch=amd64\n"
+        ? `arch=${arch}\n`
         : name.endsWith("-kubeconfig")
           ? FAKE_K3S_KUBECONFIG
           : name.endsWith("-k3s-install")
@@ -69,7 +70,7 @@ function fakeOutputs(type: string, name: string): Record<string, unknown> {
 }
 
 /** Installs recording mocks; returns the list that fills as resources register. */
-export async function recordingMocks(preview = false): Promise<Recorded[]> {
+export async function recordingMocks(preview = false, arch = "amd64"): Promise<Recorded[]> {
     const recorded: Recorded[] = [];
     await pulumi.runtime.setMocks(
         {
@@ -83,7 +84,7 @@ export async function recordingMocks(preview = false): Promise<Recorded[]> {
                 });
                 return {
                     id: preview ? undefined : `${args.name}-id`,
-                    state: { ...args.inputs, ...(preview ? {} : fakeOutputs(args.type, args.name)) },
+                    state: { ...(args.inputs as Record<string, unknown>), ...(preview ? {} : fakeOutputs(args.type, args.name, arch)) },
                 };
             },
             call() {
@@ -140,7 +141,7 @@ export async function runProgram(
         if (!key.includes("node_modules") && (key.endsWith("/index.ts") || key.includes("/components/"))) delete require.cache[key];
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const exports = require("../../index") as Record<string, unknown>;
+    const exports = require("../index") as Record<string, unknown>;
     await settle(recorded);
     return { recorded, exports };
 }
@@ -162,13 +163,14 @@ export async function runPlatform(
     values: Record<string, unknown>,
     secretKeys: readonly string[] = [],
     preview = false,
-): Promise<{ recorded: RecordedWithDeps[]; platform: import("../../components/platform").Platform }> {
-    const recorded = await recordingMocks(preview);
+    arch = "amd64",
+): Promise<{ recorded: RecordedWithDeps[]; platform: import("../components/platform").Platform }> {
+    const recorded = await recordingMocks(preview, arch);
     setStackConfig(values, secretKeys);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { loadStackConfig } = require("../../components/config") as typeof import("../../components/config");
+    const { loadStackConfig } = require("../components/config") as typeof import("../components/config");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createPlatform } = require("../../components/platform") as typeof import("../../components/platform");
+    const { createPlatform } = require("../components/platform") as typeof import("../components/platform");
     const options = new Map<string, { parent?: pulumi.Resource; dependsOn: pulumi.Resource[] }>();
     const platform = createPlatform(loadStackConfig(), {
         transformations: [

@@ -1,0 +1,163 @@
+/**
+ * `npm run render -- --stack <name> [--out dir] [--arch amd64|arm64]`: evaluates the program for a
+ * stack's config offline (no Pulumi CLI, no cloud, under Pulumi's mocks) and writes what a reviewer
+ * should see: per host the scripts run on it (in order, with their delete scripts) and the files written
+ * (with paths and modes), the cluster manifests as YAML, and a resource list with types, names, parents
+ * and dependencies. Secrets are shown as `[secret]`; `secure:` values in the stack file are never
+ * decrypted. Host facts the program learns at run time are assumed: architecture `--arch` (amd64),
+ * placeholder checksums, a placeholder kubeconfig.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { parse, stringify } from "yaml";
+import { PROJECT } from "../components/config";
+import { isSecretValue, type RecordedWithDeps, runPlatform } from "./evaluate";
+
+export const SECRET = "[secret]";
+
+/** Replaces every secret value with `[secret]`. */
+function redact(v: unknown): unknown {
+    if (isSecretValue(v)) return SECRET;
+    if (Array.isArray(v)) return v.map(redact);
+    if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redact(x)]));
+    return v;
+}
+
+/** A stack file's config: project keys without their prefix; `secure:` values become `[secret]` secrets. */
+export function readStackConfig(path: string): { values: Record<string, unknown>; secretKeys: string[] } {
+    const doc = parse(readFileSync(path, "utf8")) as { config?: Record<string, unknown> } | null;
+    const values: Record<string, unknown> = {};
+    const secretKeys: string[] = [];
+    const hasSecure = (v: unknown): boolean => typeof v === "object" && v !== null && ("secure" in v || Object.values(v).some(hasSecure));
+    const unsecure = (v: unknown): unknown => {
+        if (typeof v === "object" && v !== null && "secure" in v) return SECRET;
+        if (Array.isArray(v)) return v.map(unsecure);
+        if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unsecure(x)]));
+        return v;
+    };
+    for (const [key, v] of Object.entries(doc?.config ?? {})) {
+        if (!key.startsWith(`${PROJECT}:`)) continue;
+        const name = key.slice(PROJECT.length + 1);
+        values[name] = unsecure(v);
+        if (hasSecure(v)) secretKeys.push(name);
+    }
+    return { values, secretKeys };
+}
+
+/** Orders resources so that each comes after its dependencies (stable otherwise). */
+function topo(rs: RecordedWithDeps[]): RecordedWithDeps[] {
+    const byName = new Map(rs.map((r) => [r.name, r]));
+    const done = new Set<string>();
+    const out: RecordedWithDeps[] = [];
+    const visit = (r: RecordedWithDeps, path: Set<string>) => {
+        const key = `${r.type} ${r.name}`;
+        if (done.has(key) || path.has(key)) return;
+        path.add(key);
+        for (const d of r.dependsOn) {
+            const dep = byName.get(d);
+            if (dep !== undefined) visit(dep, path);
+        }
+        done.add(key);
+        out.push(r);
+    };
+    for (const r of rs) visit(r, new Set());
+    return out;
+}
+
+/** The delete script carried base64-encoded on a delete command line (see components/host/command.ts). */
+function decodeDelete(line: string): string | undefined {
+    const m = /^printf '%s' '([A-Za-z0-9+/=]+)' \| base64 -d/.exec(line);
+    return m === null ? undefined : Buffer.from(m[1], "base64").toString("utf8");
+}
+
+/** Every artifact of a stack, as relative path → content. */
+export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "amd64"): Promise<Map<string, string>> {
+    const { values, secretKeys } = readStackConfig(stackPath);
+    const { recorded } = await runPlatform(values, secretKeys, false, arch);
+    const hosts = ((values.hosts as { name: string }[] | undefined) ?? []).map((h) => h.name);
+    const hostOf = (name: string) => hosts.find((h) => name === h || name.startsWith(`${h}-`));
+    const files = new Map<string, string>();
+    const steps = new Map<string, number>();
+    const listing = new Map<string, string[]>();
+    const ordered = topo(recorded);
+
+    for (const r of ordered) {
+        const inputs = redact(r.inputs) as Record<string, unknown>;
+        const host = hostOf(r.name);
+        if (r.type.startsWith("command:") && r.type.endsWith(":Command") && host !== undefined) {
+            const n = (steps.get(host) ?? 0) + 1;
+            steps.set(host, n);
+            const base = `hosts/${host}/steps/${String(n).padStart(2, "0")}-${r.name}`;
+            const stdin =
+                inputs.stdin === SECRET
+                    ? `# This script carries a secret: ${SECRET}\n`
+                    : typeof inputs.stdin === "string"
+                      ? inputs.stdin
+                      : "";
+            files.set(`${base}.sh`, `#!/usr/bin/env bash\n# ${r.name}: fed on stdin to: ${String(inputs.create)}\n${stdin}`);
+            const del = typeof inputs.delete === "string" ? decodeDelete(inputs.delete) : undefined;
+            if (del !== undefined) files.set(`${base}.delete.sh`, `#!/usr/bin/env bash\n# ${r.name}: run on delete\n${del}`);
+        } else if (r.type === "pulumi-nodejs:dynamic/k3s-buildkit:HostFile" && host !== undefined) {
+            const path = String(inputs.path);
+            files.set(`hosts/${host}/files${path}`, String(inputs.content));
+            const l = listing.get(host) ?? [];
+            l.push(
+                `${path} ${String(inputs.mode)} ${String(inputs.owner)}:${String(inputs.group)}${inputs.content === SECRET ? " (secret content)" : ""}`,
+            );
+            listing.set(host, l);
+        } else if (r.type === "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService" && host !== undefined) {
+            const l = listing.get(host) ?? [];
+            l.push(`unit ${String(inputs.unit)}: enabled=${String(inputs.enabled)} active=${String(inputs.active)}`);
+            listing.set(host, l);
+        } else if (r.type.startsWith("kubernetes:")) {
+            const m = inputs as { kind: string; metadata: { name: string } };
+            files.set(`cluster/${m.kind}-${m.metadata.name}.yaml`, stringify(inputs));
+        }
+    }
+    for (const [host, l] of listing) files.set(`hosts/${host}/files.txt`, `${l.join("\n")}\n`);
+    files.set(
+        "resources.txt",
+        `${ordered
+            .map(
+                (r) =>
+                    `${r.type} ${r.name}${r.parent === undefined ? "" : ` parent=${r.parent}`}${r.dependsOn.length > 0 ? ` dependsOn=${r.dependsOn.join(",")}` : ""}`,
+            )
+            .join("\n")}\n`,
+    );
+    return files;
+}
+
+/** Writes the artifacts under `out` (emptied first). */
+export function writeArtifacts(out: string, files: Map<string, string>): void {
+    rmSync(out, { recursive: true, force: true });
+    for (const [rel, content] of files) {
+        const p = join(out, rel);
+        mkdirSync(dirname(p), { recursive: true });
+        writeFileSync(p, content, { mode: rel.endsWith(".sh") ? 0o755 : 0o644 });
+    }
+}
+
+function arg(name: string): string | undefined {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (require.main === module) {
+    const stack = arg("stack");
+    if (stack === undefined) {
+        console.error("usage: npm run render -- --stack <name> [--out dir] [--arch amd64|arm64]");
+        process.exit(2);
+    }
+    const arch = (arg("arch") ?? "amd64") as "amd64" | "arm64";
+    const out = arg("out") ?? join("out", stack);
+    renderStack(join(__dirname, "..", `Pulumi.${stack}.yaml`), arch)
+        .then((files) => {
+            writeArtifacts(out, files);
+            console.log(`${files.size} artifacts for stack ${stack} written to ${out}`);
+            process.exit(0);
+        })
+        .catch((e: unknown) => {
+            console.error(e instanceof Error ? e.message : e);
+            process.exit(1);
+        });
+}

@@ -1,0 +1,108 @@
+/**
+ * `npm run render` on the committed stacks (dev and the HA example), with every artifact linted as
+ * rendered: scripts by shellcheck, units by systemd-analyze verify, manifests by the Kubernetes OpenAPI
+ * schema. Secrets never appear; the HA example cannot rot without this failing.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { parse } from "yaml";
+import { renderStack, SECRET, writeArtifacts } from "../../scripts/render";
+import { verifyUnits } from "../harness/systemd";
+
+const root = join(__dirname, "..", "..");
+const out = mkdtempSync(join(tmpdir(), "k3sbk-render-"));
+after(() => rmSync(out, { recursive: true, force: true }));
+
+async function render(stack: string) {
+    const files = await renderStack(join(root, `Pulumi.${stack}.yaml`));
+    const dir = join(out, stack);
+    writeArtifacts(dir, files);
+    return { files, dir };
+}
+
+function lint(files: Map<string, string>, dir: string): void {
+    const scripts = [...files.keys()].filter((f) => f.endsWith(".sh")).map((f) => join(dir, f));
+    assert.ok(scripts.length > 0);
+    const sc = spawnSync("shellcheck", ["--severity=style", ...scripts], { encoding: "utf8" });
+    assert.equal(sc.stdout, "", "shellcheck findings");
+    assert.equal(sc.status, 0);
+    const units = [...files.keys()].filter((f) => /\/etc\/systemd\/system\/[^/]+\.(service|socket)$/.test(f)).map((f) => join(dir, f));
+    assert.ok(units.length > 0);
+    const v = verifyUnits(units);
+    assert.equal(v.output, "");
+}
+
+async function validateManifests(files: Map<string, string>): Promise<number> {
+    const v1 = await import("kubernetes-models/v1");
+    const apps = await import("kubernetes-models/apps/v1");
+    const models = {
+        Namespace: v1.Namespace,
+        ConfigMap: v1.ConfigMap,
+        Service: v1.Service,
+        StatefulSet: apps.StatefulSet,
+    } as unknown as Record<string, new (o: unknown) => { validate(): void }>;
+    let n = 0;
+    for (const [path, text] of files) {
+        if (!path.startsWith("cluster/")) continue;
+        const m = parse(text) as { kind: string };
+        if (m.kind === "Secret") {
+            assert.equal((m as { stringData?: unknown }).stringData, SECRET, `${path}: secret data shown as ${SECRET}`);
+            continue;
+        }
+        new models[m.kind](m).validate();
+        n++;
+    }
+    return n;
+}
+
+describe("npm run render", () => {
+    it("dev stack: scripts, files and modes per host, manifests, resource list; all lint clean", async () => {
+        const { files, dir } = await render("dev");
+        assert.deepEqual([...files.keys()].filter((f) => f.startsWith("hosts/local/steps/")).sort(), [
+            "hosts/local/steps/01-local-preflight.sh",
+            "hosts/local/steps/02-local-k3s-install.delete.sh",
+            "hosts/local/steps/02-local-k3s-install.sh",
+            "hosts/local/steps/03-local-k3s-ready.sh",
+            "hosts/local/steps/04-local-kubeconfig.sh",
+            "hosts/local/steps/05-local-nerdctl-install.delete.sh",
+            "hosts/local/steps/05-local-nerdctl-install.sh",
+            "hosts/local/steps/06-local-buildkit-install.delete.sh",
+            "hosts/local/steps/06-local-buildkit-install.sh",
+            "hosts/local/steps/07-local-buildkit-ready.sh",
+        ]);
+        assert.match(files.get("hosts/local/files.txt") ?? "", /^\/etc\/rancher\/k3s\/config\.yaml 0600 root:root \(secret content\)$/m);
+        assert.equal(files.get("hosts/local/files/etc/rancher/k3s/config.yaml"), SECRET);
+        assert.match(files.get("hosts/local/files/etc/buildkit/buildkitd.toml") ?? "", /^\[worker\.containerd\]$/m);
+        assert.match(files.get("resources.txt") ?? "", /^command:local:Command local-k3s-install parent=local dependsOn=local-preflight$/m);
+        lint(files, dir);
+        assert.equal(await validateManifests(files), 5);
+    });
+
+    it("HA example: 3 servers joining the first, 2 agents, China mirrors, rootless daemon; secrets never shown", async () => {
+        const { files, dir } = await render("ha-example");
+        for (const h of ["server-1", "server-2", "server-3", "agent-1", "agent-2"]) {
+            assert.ok(
+                [...files.keys()].some((f) => f.startsWith(`hosts/${h}/steps/`)),
+                h,
+            );
+        }
+        const install = (h: string) =>
+            [...files.entries()].find(([f]) => f.startsWith(`hosts/${h}/steps/`) && f.endsWith(`-${h}-k3s-install.sh`))?.[1] ?? "";
+        assert.match(install("server-1"), /^export K3S_SERVER_URL=''$/m);
+        assert.match(install("server-2"), /^export K3S_SERVER_URL='https:\/\/10\.20\.0\.11:6443'$/m);
+        assert.match(install("agent-2"), /^export K3S_ROLE='agent'$/m);
+        assert.match(install("agent-2"), /^export K3S_BINARY_BASE_URL='https:\/\/rancher-mirror\.rancher\.cn\/k3s'$/m);
+        const sts = parse(files.get("cluster/StatefulSet-buildkitd.yaml") ?? "") as {
+            spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
+        };
+        assert.equal(sts.spec.replicas, 2);
+        assert.equal(sts.spec.template.spec.containers[0].image, "registry.example.cn/moby/buildkit:v0.33.1-rootless");
+        for (const [f, text] of files) assert.ok(!text.includes("REPLACE-with-pulumi-config-set-secret"), `${f} shows a secret`);
+        lint(files, dir);
+        assert.equal(await validateManifests(files), 5);
+    });
+});
