@@ -198,3 +198,16 @@ export async function runPlatform(
     }
     return { recorded: withDeps, platform };
 }
+
+/** Resource names whose recorded inputs differ between two runs, and those only in either (keyed by type and name). */
+export function diffRuns(a: readonly Recorded[], b: readonly Recorded[]): { changed: string[]; added: string[]; removed: string[] } {
+    const key = (r: Recorded) => `${r.name} ${r.type}`;
+    const ma = new Map(a.map((r) => [key(r), JSON.stringify(r.inputs)]));
+    const mb = new Map(b.map((r) => [key(r), JSON.stringify(r.inputs)]));
+    const names = (keys: string[]) => keys.map((k) => k.split(" ")[0]).sort();
+    return {
+        changed: names([...ma.keys()].filter((k) => mb.has(k) && mb.get(k) !== ma.get(k))),
+        added: names([...mb.keys()].filter((k) => !ma.has(k))),
+        removed: names([...ma.keys()].filter((k) => !mb.has(k))),
+    };
+}

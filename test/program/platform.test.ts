@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import { DEFAULT_VERSIONS } from "../../components/config";
 import { hostScript } from "../../components/host/scripts";
 import { runnerCommand } from "../../components/host/runner";
-import { isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
+import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
 const server = { name: "s1", address: "10.0.0.5" };
@@ -23,19 +23,6 @@ const byName = (rs: RecordedWithDeps[], name: string) => {
     return r;
 };
 const unwrap = (v: unknown): unknown => (isSecretValue(v) ? (v as { value: unknown }).value : v);
-
-/** Names whose recorded inputs differ between two runs, plus the ones only in either. */
-function diffRuns(a: RecordedWithDeps[], b: RecordedWithDeps[]): { changed: string[]; added: string[]; removed: string[] } {
-    const key = (r: RecordedWithDeps) => `${r.name} ${r.type}`;
-    const ma = new Map(a.map((r) => [key(r), JSON.stringify(r.inputs)]));
-    const mb = new Map(b.map((r) => [key(r), JSON.stringify(r.inputs)]));
-    const names = (keys: string[]) => keys.map((k) => k.split(" ")[0]).sort();
-    return {
-        changed: names([...ma.keys()].filter((k) => mb.has(k) && mb.get(k) !== ma.get(k))),
-        added: names([...mb.keys()].filter((k) => !ma.has(k))),
-        removed: names([...ma.keys()].filter((k) => !mb.has(k))),
-    };
-}
 
 describe("host layer: children, inputs, dependencies", () => {
     it("a server and an agent: every child, parented to its component", async () => {

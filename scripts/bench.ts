@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: measures the program offline (under Pulumi's mocks) and prints a Markdown table:
+ * evaluation time and peak memory by number of hosts (each size in its own process), resources and
+ * remote commands per host on a fresh install, the longest chain of remote commands (the critical path
+ * of a fresh `up`), inputs changed by a re-run with no change, and the blast radius of typical changes.
+ * Copy the output into docs/benchmarks.md with the machine it ran on.
+ */
+import { execFileSync } from "node:child_process";
+import { cpus, totalmem } from "node:os";
+import { diffRuns, type RecordedWithDeps, runPlatform } from "./evaluate";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** A stack of `n` hosts: one server, n-1 agents. */
+export function benchStack(n: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+        sshPrivateKey: KEY,
+        hosts: Array.from({ length: n }, (_, i) => ({
+            name: i === 0 ? "server-1" : `agent-${i}`,
+            role: i === 0 ? "server" : "agent",
+            address: `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`,
+        })),
+        ...over,
+    };
+}
+
+/** Resources that run a step on a host (one SSH session each on a fresh install). */
+const isRemoteStep = (r: RecordedWithDeps) => r.type.startsWith("command:") || r.type.startsWith("pulumi-nodejs:dynamic/k3s-buildkit:");
+
+/** Longest chain of remote steps through explicit dependencies (and parents' dependencies). */
+function criticalPath(rs: RecordedWithDeps[]): { length: number; chain: string[] } {
+    const byName = new Map<string, RecordedWithDeps[]>();
+    for (const r of rs) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+    const memo = new Map<string, { length: number; chain: string[] }>();
+    const longest = (r: RecordedWithDeps): { length: number; chain: string[] } => {
+        const key = `${r.type} ${r.name}`;
+        const m = memo.get(key);
+        if (m !== undefined) return m;
+        let best = { length: 0, chain: [] as string[] };
+        for (const d of r.dependsOn) {
+            for (const dep of byName.get(d) ?? []) {
+                const c = longest(dep);
+                if (c.length > best.length) best = c;
+            }
+        }
+        const own = isRemoteStep(r) ? { length: best.length + 1, chain: [...best.chain, r.name] } : best;
+        memo.set(key, own);
+        return own;
+    };
+    let best = { length: 0, chain: [] as string[] };
+    for (const r of rs) {
+        const c = longest(r);
+        if (c.length > best.length) best = c;
+    }
+    return best;
+}
+
+async function measureChild(n: number): Promise<{ ms: number; rssMiB: number; resources: number }> {
+    const out = execFileSync(process.execPath, ["--import", "tsx", __filename, "--child", String(n)], {
+        encoding: "utf8",
+        maxBuffer: 1 << 26,
+    });
+    return JSON.parse(out.trim().split("\n").pop() ?? "{}") as { ms: number; rssMiB: number; resources: number };
+}
+
+async function child(n: number): Promise<void> {
+    const start = process.hrtime.bigint();
+    const { recorded } = await runPlatform(benchStack(n), ["sshPrivateKey"]);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    const rssMiB = process.resourceUsage().maxRSS / 1024;
+    console.log(JSON.stringify({ ms: Math.round(ms), rssMiB: Math.round(rssMiB), resources: recorded.length }));
+    process.exit(0);
+}
+
+async function main(): Promise<void> {
+    const rows: string[] = [];
+    const line = (k: string, v: string | number) => rows.push(`| ${k} | ${v} |`);
+    rows.push(
+        `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+        "",
+    );
+    rows.push("| Program evaluation (mocks) | hosts | resources | time | peak RSS |", "| --- | --- | --- | --- | --- |");
+    for (const n of [1, 10, 100]) {
+        const m = await measureChild(n);
+        rows.push(`| fresh evaluation | ${n} | ${m.resources} | ${m.ms} ms | ${m.rssMiB} MiB |`);
+    }
+    rows.push("", "| Measure | Value |", "| --- | --- |");
+    const { recorded } = await runPlatform(benchStack(2, { cluster: { enabled: false } }), ["sshPrivateKey"]);
+    for (const host of ["server-1", "agent-1"]) {
+        const own = recorded.filter((r) => r.name === host || r.name.startsWith(`${host}-`));
+        const remote = own.filter(isRemoteStep);
+        line(`resources on ${host === "server-1" ? "the first server" : "an agent"}`, own.length);
+        line(
+            `remote commands for ${host === "server-1" ? "the first server" : "an agent (its Ready check runs on the first server)"} (fresh install)`,
+            remote.length,
+        );
+    }
+    const cp = criticalPath(recorded);
+    line("longest chain of remote commands (server + agent)", `${cp.length}: ${cp.chain.join(" → ")}`);
+    const base = benchStack(2, { cluster: { enabled: false } });
+    const run = async (v: Record<string, unknown>) => (await runPlatform(v, ["sshPrivateKey"])).recorded;
+    const a = await run(base);
+    const count = (d: ReturnType<typeof diffRuns>) => `${d.changed.length} changed, ${d.added.length} added, ${d.removed.length} removed`;
+    line("inputs changed by a re-run with no change", count(diffRuns(a, await run(base))));
+    const changes: [string, Record<string, unknown>][] = [
+        ["build mirror (registries.docker.io.mirrors)", { registries: { "docker.io": { mirrors: ["m.example.com"] } } }],
+        ["BuildKit version", { buildkit: { version: "v0.33.0" } }],
+        ["k3s version", { k3s: { version: "v1.36.1+k3s1" } }],
+    ];
+    for (const [label, over] of changes) {
+        const d = diffRuns(a, await run({ ...base, ...over }));
+        line(`blast radius: ${label}`, `${count(d)} (${d.changed.join(", ")})`);
+    }
+    const grown = await run({ ...base, hosts: [...(base.hosts as unknown[]), { name: "agent-2", role: "agent", address: "10.0.0.9" }] });
+    line("blast radius: adding an agent", count(diffRuns(a, grown)));
+    line("builds (1/50/200) and a build's context", "not measured: builds are not implemented yet (issue 6)");
+    console.log(rows.join("\n"));
+    process.exit(0);
+}
+
+if (require.main === module) {
+    const i = process.argv.indexOf("--child");
+    void (i >= 0 ? child(Number(process.argv[i + 1])) : main());
+}
