@@ -177,9 +177,10 @@ export class K3sNode extends pulumi.ComponentResource {
         this.binarySha256 = install.stdout.apply((out) => /^k3s_sha256=([0-9a-f]{64})$/m.exec(out)?.[1] ?? "");
 
         const caContents = Object.values(args.registries).flatMap((r) => (r.ca === undefined ? [] : [r.ca]));
+        // The install step neither starts nor restarts k3s: a new version runs once the unit restarts.
         const triggers = pulumi
             .all([configYaml, registriesYaml])
-            .apply((contents) => [...contents, ...caContents].map((c) => sha256Hex(c)));
+            .apply((contents) => [...[...contents, ...caContents].map((c) => sha256Hex(c)), k3s.version]);
         this.service = new SystemdService(
             `${name}-k3s`,
             { connection: conn, unit: args.role === "server" ? "k3s.service" : "k3s-agent.service", restartTriggers: triggers },

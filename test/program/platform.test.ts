@@ -273,10 +273,14 @@ describe("blast radius: inputs changed between two runs", () => {
         });
     });
 
-    it("bumping k3s re-runs the k3s install steps only", async () => {
+    it("bumping k3s re-runs the k3s install steps and restarts k3s (the new binary runs), nothing else", async () => {
         const a = await run(base);
         const b = await run({ ...base, k3s: { version: "v1.36.1+k3s1" } });
-        assert.deepEqual(diffRuns(a, b), { changed: ["a1-k3s-install", "s1-k3s-install"], added: [], removed: [] });
+        assert.deepEqual(diffRuns(a, b), {
+            changed: ["a1-k3s", "a1-k3s-install", "a1-k3s-ready", "s1-k3s", "s1-k3s-install", "s1-k3s-ready"],
+            added: [],
+            removed: [],
+        });
     });
 
     it("adding an agent touches nothing on existing hosts", async () => {
