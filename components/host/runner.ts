@@ -5,6 +5,9 @@
  * secrets) into the serialized text (test/host/host-file.test.ts guards this).
  */
 
+// Type-only: erased at run time, so it adds nothing to serialized provider code.
+import type { ConnectionConfig } from "../config";
+
 /** Exit code of {@link runnerCommand} when sudo needs a password. */
 export const SUDO_EXIT_CODE = 97;
 
@@ -25,24 +28,12 @@ export function runnerCommand(sudo: boolean): string {
 }
 
 /**
- * The plain, serializable connection the dynamic resources carry in their inputs and state.
- * Its secret fields make the whole value a secret Output.
+ * The plain, serializable connection the dynamic resources carry in their inputs and state: the
+ * connection config plus, for SSH, the key (which makes the whole value a secret Output).
  */
 export type TransportTarget =
-    | {
-          readonly kind: "ssh";
-          readonly host: string;
-          readonly port: number;
-          readonly user: string;
-          readonly sudo: boolean;
-          readonly privateKey: string;
-          readonly privateKeyPassphrase?: string;
-          readonly hostKey?: string;
-          readonly bastion?: { readonly host: string; readonly port: number; readonly user: string; readonly hostKey?: string };
-          readonly dialErrorLimit: number;
-          readonly dialTimeoutSeconds: number;
-      }
-    | { readonly kind: "local"; readonly sudo: boolean };
+    | (Extract<ConnectionConfig, { kind: "ssh" }> & { readonly privateKey: string; readonly privateKeyPassphrase?: string })
+    | Extract<ConnectionConfig, { kind: "local" }>;
 
 /** A short human label for a target, used in resource IDs and error messages (never secret). */
 export function targetLabel(
