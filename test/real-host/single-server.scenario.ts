@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { HostEngine } from "../harness/engine";
 import { bootMachine, type Machine } from "../harness/machine";
-import { type Mirror, startMirror } from "../fixtures/artifacts";
+import { K3S_UPGRADE, type Mirror, startMirror } from "../fixtures/artifacts";
 import { hostState, stackFor, stateDiff, unitState } from "./common";
 
 let m: Machine;
@@ -20,6 +20,7 @@ const engine = new HostEngine();
 let pristine: string;
 /** The mirror setting in force, so later scenarios change one thing at a time. */
 const mirrorB = { registries: { "docker.io": { mirrors: ["mirror-b.example.com"] } } };
+const k3sMirror = () => ({ installScriptUrl: mirror.installScriptUrl, binaryBaseUrl: mirror.k3sBaseUrl, readyTimeoutSeconds: 60 });
 
 before(async () => {
     mirror = await startMirror();
@@ -126,10 +127,26 @@ describe("one server over SSH, as a sudo user", () => {
         assert.notEqual(await m.exec("systemctl show -p MainPID --value buildkit.service"), bkPid, "BuildKit restarted");
     });
 
+    it("a k3s upgrade replaces the verified binary and restarts k3s, and only k3s", async () => {
+        const k3sPid = await m.exec("systemctl show -p MainPID --value k3s.service");
+        const bkPid = await m.exec("systemctl show -p MainPID --value buildkit.service");
+        const r = await engine.up(stackFor([m], mirror, { ...mirrorB, k3s: { ...k3sMirror(), version: K3S_UPGRADE } }), ["sshPrivateKey"]);
+        assert.deepEqual(r.failures, []);
+        assert.deepEqual(r.executed.sort(), ["server-1-k3s", "server-1-k3s-install", "server-1-k3s-ready"]);
+        assert.equal(await m.exec("tail -1 /usr/local/bin/k3s"), `# fixture release ${K3S_UPGRADE}\n`);
+        assert.notEqual(await m.exec("systemctl show -p MainPID --value k3s.service"), k3sPid, "k3s restarted on the new binary");
+        assert.equal(await m.exec("systemctl show -p MainPID --value buildkit.service"), bkPid, "BuildKit untouched");
+        assert.equal((r.outputs as { hosts: Record<string, { k3sVersion: string }> }).hosts["server-1"].k3sVersion, K3S_UPGRADE);
+    });
+
     it("a BuildKit checksum mismatch fails with a clear message and installs nothing new", async () => {
         const before = await hostState(m);
         const r = await engine.up(
-            stackFor([m], mirror, { ...mirrorB, buildkit: { downloadBaseUrl: mirror.buildkitBaseUrl, sha256: { amd64: "0".repeat(64) } } }),
+            stackFor([m], mirror, {
+                ...mirrorB,
+                k3s: { ...k3sMirror(), version: K3S_UPGRADE },
+                buildkit: { downloadBaseUrl: mirror.buildkitBaseUrl, sha256: { amd64: "0".repeat(64) } },
+            }),
             ["sshPrivateKey"],
         );
         assert.equal(r.failures[0]?.name, "server-1-buildkit-install");
