@@ -302,53 +302,180 @@ const cluster = obj(
     { description: "The buildkitd daemon in the cluster.", default: {} },
 );
 
+const IMAGE_REF = {
+    regex: /^[a-z0-9][a-z0-9._:/@-]*$/,
+    expected: "an image reference like registry.example.com/team/app:1.0",
+};
+/** A relative path inside a context: no leading '/', no '..' segment. */
+const CONTEXT_PATH = {
+    regex: /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._+@/-]+$/,
+    expected: "a relative path of plain characters inside the context, like docker/Dockerfile (no '..')",
+};
+const SECRET_ID = { regex: /^[A-Za-z0-9_.-]+$/, expected: "a secret id of letters, digits, '_', '.' or '-'" };
+const K8S_NAME = { regex: /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, expected: "a Kubernetes name (DNS label)" };
+
+/** Exactly one of the given keys is set. */
+function exactlyOne(keys: readonly string[]): (c: object) => ConfigIssue[] {
+    return (c) => {
+        const given = keys.filter((k) => (c as Record<string, unknown>)[k] !== undefined);
+        return given.length === 1
+            ? []
+            : [{ path: "", message: `set exactly one of ${keys.join(", ")}; got ${given.length === 0 ? "none" : given.join(" and ")}` }];
+    };
+}
+
+/** Fields shared by in-cluster builds and host builds: the Dockerfile frontend's options. */
+const dockerfileFields = {
+    dockerfile: str({ description: "Path of the Dockerfile inside the context.", default: "Dockerfile", pattern: CONTEXT_PATH }),
+    dockerfileInline: optional(
+        str({ description: "Dockerfile content given inline (used instead of the context's Dockerfile; no `# syntax=` line needed)." }),
+    ),
+    target: optional(str({ description: "Dockerfile stage to build.", pattern: { regex: /^[A-Za-z0-9_.-]+$/, expected: "a stage name" } })),
+    buildArgs: map(str({ description: "Value." }), { description: "Build arguments (`--opt build-arg:K=V`).", default: {} }),
+    platforms: arr(str({ description: "A platform.", pattern: PLATFORM }), {
+        description: "Target platforms, one or many (empty: the daemon's own).",
+        default: [],
+    }),
+    secrets: arr(str({ description: "A key of buildSecrets.", pattern: SECRET_ID }), {
+        description: "Build secrets passed with `--secret id=<key>` (values from the secret buildSecrets).",
+        default: [],
+    }),
+    trigger: optional(str({ description: "Free-form value; change it to force a rebuild with unchanged inputs." })),
+};
+
+const gitContext = {
+    git: optional(
+        str({
+            description: "Git URL of the context.",
+            pattern: {
+                regex: /^(?:https?|ssh|git):\/\/[^\s'"`$\\#]+$|^git@[^\s'"`$\\#]+:[^\s'"`$\\#]+$/,
+                expected: "a git URL without '#'",
+            },
+        }),
+    ),
+    ref: optional(
+        str({ description: "Git branch, tag or commit (pin a commit: a moving branch does not trigger a rebuild).", pattern: SECRET_ID }),
+    ),
+    subdir: optional(str({ description: "Subdirectory of the repository.", pattern: CONTEXT_PATH })),
+    gitTokenSecret: optional(
+        str({ description: "Key of buildSecrets holding a token for a private HTTPS repository (GIT_AUTH_TOKEN).", pattern: SECRET_ID }),
+    ),
+};
+const inlineFiles = optional(
+    map(str({ description: "File content." }), {
+        description: "Inline files: relative path → content (e.g. a Dockerfile with here-documents).",
+        keyPattern: CONTEXT_PATH,
+    }),
+);
+
 const build = obj(
     {
         name: str({ description: "Unique build name.", pattern: HOST_NAME }),
         context: obj(
             {
-                git: optional(
-                    str({
-                        description: "Git URL of the context.",
-                        pattern: { regex: /^(?:https?|ssh|git):\/\/\S+$|^git@\S+:\S+$/, expected: "a git URL" },
-                    }),
-                ),
-                ref: optional(str({ description: "Git branch, tag or commit." })),
-                subdir: optional(str({ description: "Subdirectory of the repository." })),
-                url: optional(str({ description: "HTTP(S) tarball URL.", pattern: HTTP_URL })),
-                files: optional(map(str({ description: "File content." }), { description: "Inline files: path → content." })),
+                ...gitContext,
+                url: optional(str({ description: "HTTP(S) tarball URL of the context.", pattern: HTTP_URL })),
+                files: inlineFiles,
             },
             {
                 description: "Where the build context comes from: exactly one of git, url, files.",
-                checkObject: (c) => {
-                    const given = (["git", "url", "files"] as const).filter((k) => c[k] !== undefined);
-                    return given.length === 1
-                        ? []
-                        : [
-                              {
-                                  path: "",
-                                  message: `set exactly one of git, url or files; got ${given.length === 0 ? "none" : given.join(" and ")}`,
-                              },
-                          ];
+                checkObject: exactlyOne(["git", "url", "files"]),
+            },
+        ),
+        ...dockerfileFields,
+        tags: arr(str({ description: "An image reference.", pattern: IMAGE_REF }), {
+            description: "Image references the build produces (pushed when push is true).",
+            minItems: 1,
+        }),
+        push: bool({ description: "Push the image to its registry (the default output).", default: true }),
+        exports: arr(
+            obj(
+                {
+                    type: str({ description: "Export type.", enum: ["oci", "docker", "tar", "local"] as const }),
+                    claimName: str({
+                        description: "PersistentVolumeClaim (in the cluster namespace) the export is written to.",
+                        pattern: K8S_NAME,
+                    }),
+                    path: str({ description: "Path inside the volume (a file; a directory for local).", pattern: CONTEXT_PATH }),
                 },
-            },
+                { description: "An extra export written to a volume." },
+            ),
+            { description: "Extra exports besides the image: oci, docker, tar or local, on a volume.", default: [] },
         ),
-        dockerfile: str({ description: "Path of the Dockerfile inside the context.", default: "Dockerfile" }),
-        tags: arr(
-            str({
-                description: "An image reference.",
-                pattern: { regex: /^[a-z0-9][a-z0-9._:/@-]*$/, expected: "an image reference like registry.example.com/team/app:1.0" },
-            }),
+        cache: obj(
             {
-                description: "Image references to push.",
-                minItems: 1,
+                type: str({
+                    description:
+                        "registry: a cache image (mode=max); inline: in the pushed image; local: on a volume; none: no import/export.",
+                    enum: ["registry", "inline", "local", "none"] as const,
+                    default: "registry",
+                }),
+                ref: optional(
+                    str({
+                        description: "Registry cache image (default: the first tag's repository with tag buildcache).",
+                        pattern: IMAGE_REF,
+                    }),
+                ),
+                imageManifest: bool({
+                    description:
+                        "Store the registry cache as an OCI image manifest, for registries that refuse cache manifests (e.g. OCIR, older ECR).",
+                    default: false,
+                }),
+                claimName: optional(str({ description: "PersistentVolumeClaim for type local.", pattern: K8S_NAME })),
+            },
+            { description: "Build cache.", default: {} },
+        ),
+        backoffLimit: int({ description: "Retries of a failed build Job.", default: 1, min: 0, max: 10 }),
+        timeoutMinutes: int({
+            description: "Deadline of the build Job (activeDeadlineSeconds) and of waiting for it.",
+            default: 30,
+            min: 1,
+            max: 1440,
+        }),
+    },
+    { description: "An image build run as a Kubernetes Job against the in-cluster daemon." },
+);
+
+const hostBuild = obj(
+    {
+        name: str({ description: "Unique host build name.", pattern: HOST_NAME }),
+        host: optional(str({ description: "Name of the host that builds (default: the first host).", pattern: HOST_NAME })),
+        context: obj(
+            {
+                dir: optional(
+                    str({
+                        description:
+                            "Directory on the machine running Pulumi (relative to the project), copied to the host; .dockerignore applies.",
+                        pattern: { regex: /^[A-Za-z0-9._+@/-]+$/, expected: "a directory path of plain characters, like ./devcontainer" },
+                    }),
+                ),
+                ...gitContext,
+                files: inlineFiles,
+            },
+            {
+                description: "Where the build context comes from: exactly one of dir, git, files.",
+                checkObject: exactlyOne(["dir", "git", "files"]),
             },
         ),
-        target: optional(str({ description: "Dockerfile stage to build." })),
-        buildArgs: map(str({ description: "Value." }), { description: "Build arguments.", default: {} }),
-        platforms: arr(str({ description: "A platform.", pattern: PLATFORM }), { description: "Target platforms.", default: [] }),
+        ...dockerfileFields,
+        tags: arr(str({ description: "An image reference.", pattern: IMAGE_REF }), {
+            description: "Names the image gets in k3s's containerd.",
+            minItems: 1,
+        }),
+        push: bool({ description: "Also push the image to its registry.", default: false }),
     },
-    { description: "An image build run as a Kubernetes Job." },
+    { description: "A build on a host with the host's BuildKit, straight into k3s's containerd (seed 000)." },
+);
+
+const deployment = obj(
+    {
+        name: str({ description: "Deployment name.", pattern: K8S_NAME }),
+        namespace: str({ description: "Namespace (must exist).", default: "default", pattern: K8S_NAME }),
+        build: str({ description: "Name of the builds[] or hostBuilds[] entry whose image it runs, by digest.", pattern: HOST_NAME }),
+        replicas: int({ description: "Replicas.", default: 1, min: 0, max: 100 }),
+        command: arr(str({ description: "An argument." }), { description: "Container command (empty: the image's).", default: [] }),
+    },
+    { description: "A Deployment running a built image by digest: a new build rolls it out (seed 000's devcontainer)." },
 );
 
 /** Every key of the stack config (namespace `k3s-buildkit`). */
@@ -379,6 +506,15 @@ export const stackSchema = obj(
         ),
         cluster,
         builds: arr(build, { description: "Image builds run as Kubernetes Jobs.", default: [] }),
+        hostBuilds: arr(hostBuild, { description: "Image builds on a host, into k3s's containerd.", default: [] }),
+        buildSecrets: optional(
+            map(str({ description: "Secret value." }), {
+                description: "Build secrets and git tokens by id (a secret object).",
+                secret: true,
+                keyPattern: SECRET_ID,
+            }),
+        ),
+        deployments: arr(deployment, { description: "Deployments that run built images by digest.", default: [] }),
     },
     { description: "Stack config." },
 );
@@ -536,12 +672,7 @@ function crossCheck(c: ParsedConfig): ConfigIssue[] {
                 "no hosts and no kubeconfig: add at least one host (e.g. { name: local, connection: local }) or set the secret kubeconfig",
         });
     }
-    const names = new Set<string>();
-    c.builds.forEach((b, i) => {
-        if (names.has(b.name))
-            issues.push({ path: `builds[${i}].name`, message: `"${b.name}" is already used by another build; build names must be unique` });
-        names.add(b.name);
-    });
+    issues.push(...checkBuilds(c));
     const passwords: Readonly<Record<string, string>> = c.registryPasswords ?? {};
     for (const [hostName, r] of Object.entries(c.registries)) {
         if (r.username !== undefined && passwords[hostName] === undefined) {
@@ -566,6 +697,96 @@ function crossCheck(c: ParsedConfig): ConfigIssue[] {
             });
         }
     }
+    return issues;
+}
+
+/** Rules for builds, host builds and deployments. */
+function checkBuilds(c: ParsedConfig): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    const secretIds = new Set(Object.keys(c.buildSecrets ?? {}));
+    const names = new Map<string, string>();
+    const unique = (name: string, at: string) => {
+        const seen = names.get(name);
+        if (seen !== undefined)
+            issues.push({ path: `${at}.name`, message: `"${name}" is already used by ${seen}; build names must be unique` });
+        else names.set(name, at);
+    };
+    const needSecret = (id: string, at: string) => {
+        if (!secretIds.has(id)) {
+            issues.push({
+                path: at,
+                message: `names the build secret "${id}", which buildSecrets does not have; set it with: pulumi config set --secret --path 'buildSecrets["${id}"]' …`,
+            });
+        }
+    };
+    type AnyBuild = ParsedConfig["builds"][number] | ParsedConfig["hostBuilds"][number];
+    const common = (b: AnyBuild, at: string) => {
+        unique(b.name, at);
+        b.secrets.forEach((id, j) => needSecret(id, `${at}.secrets[${j}]`));
+        const ctx = b.context;
+        if (ctx.gitTokenSecret !== undefined) needSecret(ctx.gitTokenSecret, `${at}.context.gitTokenSecret`);
+        if (ctx.git === undefined) {
+            for (const k of ["ref", "subdir", "gitTokenSecret"] as const) {
+                if (ctx[k] !== undefined) issues.push({ path: `${at}.context.${k}`, message: "is only used with context.git; remove it" });
+            }
+        }
+    };
+    c.builds.forEach((b, i) => {
+        const at = `builds[${i}]`;
+        common(b, at);
+        if (!c.cluster.enabled) {
+            issues.push({
+                path: `${at}`,
+                message: "builds run against the in-cluster daemon, but cluster.enabled is false; enable it or use hostBuilds",
+            });
+        }
+        const cache = b.cache;
+        if (cache.type === "local" && cache.claimName === undefined) {
+            issues.push({ path: `${at}.cache.claimName`, message: 'is required when cache.type is "local": name a PersistentVolumeClaim' });
+        }
+        if (cache.type !== "local" && cache.claimName !== undefined) {
+            issues.push({ path: `${at}.cache.claimName`, message: 'is only used when cache.type is "local"; remove it' });
+        }
+        if (cache.type !== "registry" && (cache.ref !== undefined || cache.imageManifest)) {
+            issues.push({
+                path: `${at}.cache.${cache.ref !== undefined ? "ref" : "imageManifest"}`,
+                message: 'is only used when cache.type is "registry"; remove it',
+            });
+        }
+        if (cache.type === "inline" && !b.push) {
+            issues.push({
+                path: `${at}.cache.type`,
+                message: '"inline" stores the cache in the pushed image, so it needs push: true; use "registry" or "local"',
+            });
+        }
+    });
+    const hostNames = new Set(c.hosts.map((h) => h.name));
+    c.hostBuilds.forEach((b, i) => {
+        const at = `hostBuilds[${i}]`;
+        common(b, at);
+        if (c.hosts.length === 0) {
+            issues.push({ path: at, message: "host builds need hosts; with a bring-your-own kubeconfig use builds instead" });
+        } else if (b.host !== undefined && !hostNames.has(b.host)) {
+            issues.push({
+                path: `${at}.host`,
+                message: `"${b.host}" is not a host; expected one of ${[...hostNames].map((n) => `"${n}"`).join(", ")}`,
+            });
+        }
+    });
+    const deploymentNames = new Set<string>();
+    c.deployments.forEach((d, i) => {
+        const at = `deployments[${i}]`;
+        const key = `${d.namespace}/${d.name}`;
+        if (deploymentNames.has(key)) issues.push({ path: `${at}.name`, message: `"${key}" is already used by another deployment` });
+        deploymentNames.add(key);
+        if (!names.has(d.build)) {
+            const known = [...names.keys()].map((n) => `"${n}"`).join(", ");
+            issues.push({
+                path: `${at}.build`,
+                message: `"${d.build}" is not a build; expected the name of a builds[] or hostBuilds[] entry${known === "" ? "" : ` (${known})`}`,
+            });
+        }
+    });
     return issues;
 }
 
@@ -647,17 +868,21 @@ export interface StackSecrets {
     readonly sshPrivateKeyPassphrase?: pulumi.Output<string>;
     readonly kubeconfig?: pulumi.Output<string>;
     readonly registryPasswords: pulumi.Output<Record<string, string>>;
+    readonly buildSecrets: pulumi.Output<Record<string, string>>;
 }
 
 /** The stack config as components consume it: plain settings, and secrets wrapped as secret Outputs. */
 export interface StackConfig {
-    readonly settings: Omit<ResolvedConfig, "sshPrivateKey" | "sshPrivateKeyPassphrase" | "kubeconfig" | "registryPasswords">;
+    readonly settings: Omit<
+        ResolvedConfig,
+        "sshPrivateKey" | "sshPrivateKeyPassphrase" | "kubeconfig" | "registryPasswords" | "buildSecrets"
+    >;
     readonly secrets: StackSecrets;
 }
 
 /** Wraps secret values as secret Outputs and removes them from the plain settings. */
 export function toStackConfig(c: ResolvedConfig): StackConfig {
-    const { sshPrivateKey, sshPrivateKeyPassphrase, kubeconfig, registryPasswords, ...settings } = c;
+    const { sshPrivateKey, sshPrivateKeyPassphrase, kubeconfig, registryPasswords, buildSecrets, ...settings } = c;
     return {
         settings,
         secrets: {
@@ -665,6 +890,7 @@ export function toStackConfig(c: ResolvedConfig): StackConfig {
             ...(sshPrivateKeyPassphrase === undefined ? {} : { sshPrivateKeyPassphrase: pulumi.secret(sshPrivateKeyPassphrase) }),
             ...(kubeconfig === undefined ? {} : { kubeconfig: pulumi.secret(kubeconfig) }),
             registryPasswords: pulumi.secret<Record<string, string>>(registryPasswords ?? {}),
+            buildSecrets: pulumi.secret<Record<string, string>>(buildSecrets ?? {}),
         },
     };
 }

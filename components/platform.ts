@@ -5,7 +5,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { HostImageBuild } from "./build/host-image-build";
+import { ImageBuild } from "./build/image-build";
 import { BuildkitDaemon, type ClientTls } from "./cluster/buildkit-daemon";
+import { deploymentSpec, workloadLabels } from "./cluster/deployment-spec";
 import type { StackConfig } from "./config";
 import { BuildkitHost } from "./host/buildkit";
 import { hostConnection } from "./host/connection";
@@ -37,23 +40,48 @@ export interface ClusterOutputs {
     readonly clientTls: pulumi.Output<ClientTls>;
 }
 
+/** A build's result: the Job (in-cluster builds) and the image by digest. */
+export interface BuildOutputs {
+    readonly kind: "cluster" | "host";
+    /** In-cluster builds: the content-addressed Job name. */
+    readonly jobName?: string;
+    /** Host builds: the host and the context hash. */
+    readonly host?: string;
+    readonly contextHash?: string;
+    readonly digest: pulumi.Output<string>;
+    /** `repository@sha256:…`. */
+    readonly ref: pulumi.Output<string>;
+}
+
 export interface Platform {
     readonly hosts: Record<string, HostOutputs>;
+    /** Every build (builds and hostBuilds) by name. */
+    readonly builds: Record<string, BuildOutputs>;
     /** Admin kubeconfig of the first server, address rewritten (secret); undefined without hosts. */
     readonly kubeconfig?: pulumi.Output<string>;
     /** The in-cluster daemon; undefined when `cluster.enabled` is false. */
     readonly cluster?: ClusterOutputs;
 }
 
-/** The in-cluster daemon on the cluster `kubeconfig` points at, through an explicit provider. */
+/** A Kubernetes provider is made only for something to deploy: the daemon (and its builds) or deployments. */
+const needsCluster = (s: StackConfig["settings"]) => s.cluster.enabled || s.deployments.length > 0;
+
+interface Cluster {
+    readonly provider: k8s.Provider;
+    readonly kubeconfig: pulumi.Input<string>;
+    readonly daemon?: BuildkitDaemon;
+}
+
+/** The Kubernetes provider for the cluster `kubeconfig` points at, and the in-cluster daemon when enabled. */
 function createCluster(
     stack: StackConfig,
     kubeconfig: pulumi.Input<string>,
     hostStateDir: string,
     opts: pulumi.ComponentResourceOptions,
-): ClusterOutputs {
+): Cluster {
     const { settings, secrets } = stack;
     const provider = new k8s.Provider("cluster", { kubeconfig, enableServerSideApply: true }, opts);
+    if (!settings.cluster.enabled) return { provider, kubeconfig };
     const daemon = new BuildkitDaemon(
         "buildkitd",
         {
@@ -66,12 +94,74 @@ function createCluster(
         },
         opts,
     );
+    return { provider, kubeconfig, daemon };
+}
+
+function clusterOutputs(daemon: BuildkitDaemon): ClusterOutputs {
     return {
         namespace: daemon.namespace,
         kubePodAddress: daemon.kubePodAddress,
         serviceAddress: daemon.serviceAddress,
         clientTls: daemon.clientTls,
     };
+}
+
+/** In-cluster builds (Jobs against the daemon). */
+function createImageBuilds(stack: StackConfig, cluster: Cluster, opts: pulumi.ComponentResourceOptions): Record<string, BuildOutputs> {
+    const daemon = cluster.daemon;
+    if (daemon === undefined) return {}; // config validation rejects builds without the daemon
+    return Object.fromEntries(
+        stack.settings.builds.map((b) => {
+            const build = new ImageBuild(
+                b.name,
+                {
+                    provider: cluster.provider,
+                    kubeconfig: cluster.kubeconfig,
+                    build: b,
+                    registries: stack.settings.registries,
+                    daemon: {
+                        namespace: daemon.namespace,
+                        replicas: daemon.replicas,
+                        image: daemon.image,
+                        clientTlsSecretName: daemon.clientTlsSecretName,
+                        registryAuthSecretName: daemon.registryAuthSecretName,
+                    },
+                    buildSecrets: stack.secrets.buildSecrets,
+                    dependsOn: [daemon],
+                },
+                opts,
+            );
+            return [b.name, { kind: "cluster", jobName: build.jobName, digest: build.digest, ref: build.ref }] as const;
+        }),
+    );
+}
+
+/** Deployments running built images by digest; a host-built image pins its pods to that host. */
+function createDeployments(
+    stack: StackConfig,
+    cluster: Cluster,
+    builds: Record<string, BuildOutputs>,
+    opts: pulumi.ComponentResourceOptions,
+): void {
+    for (const d of stack.settings.deployments) {
+        const built = builds[d.build];
+        new k8s.apps.v1.Deployment(
+            `deployment-${d.namespace}-${d.name}`,
+            {
+                metadata: { name: d.name, namespace: d.namespace, labels: { ...workloadLabels(d.name) } },
+                spec: built.ref.apply((image) =>
+                    deploymentSpec({
+                        name: d.name,
+                        image,
+                        replicas: d.replicas,
+                        command: d.command,
+                        ...(built.host === undefined ? {} : { hostNode: built.host }),
+                    }),
+                ),
+            },
+            { ...opts, provider: cluster.provider },
+        );
+    }
 }
 
 /** `https://<address>:6443`, IPv6 bracketed. */
@@ -85,12 +175,11 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
     if (settings.hosts.length === 0) {
         // Bring-your-own cluster: config validation guarantees a kubeconfig here.
         const byo = secrets.kubeconfig;
-        return {
-            hosts: {},
-            ...(settings.cluster.enabled && byo !== undefined
-                ? { cluster: createCluster(stack, byo, "/var/lib/k3s-buildkit/buildkitd", opts) }
-                : {}),
-        };
+        if (byo === undefined || !needsCluster(settings)) return { hosts: {}, builds: {} };
+        const cluster = createCluster(stack, byo, "/var/lib/k3s-buildkit/buildkitd", opts);
+        const builds = createImageBuilds(stack, cluster, opts);
+        createDeployments(stack, cluster, builds, opts);
+        return { hosts: {}, builds, ...(cluster.daemon === undefined ? {} : { cluster: clusterOutputs(cluster.daemon) }) };
     }
 
     const token = new random.RandomPassword("k3s-token", { length: 48, special: false }, opts);
@@ -163,7 +252,37 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
           )
         : [];
 
+    const hostBuilds: Record<string, BuildOutputs> = Object.fromEntries(
+        settings.hostBuilds.map((b) => {
+            const i = b.host === undefined ? 0 : settings.hosts.findIndex((h) => h.name === b.host);
+            const build = new HostImageBuild(
+                b.name,
+                {
+                    connection: hosts[i].connection,
+                    build: b,
+                    registries: settings.registries,
+                    containerdNamespace: settings.buildkit.containerdNamespace,
+                    buildSecrets: secrets.buildSecrets,
+                    after: [buildkits[i]],
+                },
+                opts,
+            );
+            return [
+                b.name,
+                { kind: "host", host: settings.hosts[i].name, contextHash: build.contextHash, digest: build.digest, ref: build.ref },
+            ];
+        }),
+    );
+    const kubeconfig = nodes[0].kubeconfig;
+    const cluster =
+        kubeconfig === undefined || !needsCluster(settings)
+            ? undefined
+            : createCluster(stack, kubeconfig, `${settings.k3s.dataDir}/buildkitd`, opts);
+    const builds = { ...hostBuilds, ...(cluster === undefined ? {} : createImageBuilds(stack, cluster, opts)) };
+    if (cluster !== undefined) createDeployments(stack, cluster, builds, opts);
+
     return {
+        builds,
         hosts: Object.fromEntries(
             settings.hosts.map((h, i) => [
                 h.name,
@@ -179,10 +298,8 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
                 },
             ]),
         ),
-        ...(nodes[0].kubeconfig === undefined ? {} : { kubeconfig: nodes[0].kubeconfig }),
-        ...(settings.cluster.enabled && nodes[0].kubeconfig !== undefined
-            ? { cluster: createCluster(stack, nodes[0].kubeconfig, `${settings.k3s.dataDir}/buildkitd`, opts) }
-            : {}),
+        ...(kubeconfig === undefined ? {} : { kubeconfig }),
+        ...(cluster?.daemon === undefined ? {} : { cluster: clusterOutputs(cluster.daemon) }),
     };
 }
 

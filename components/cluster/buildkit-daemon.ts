@@ -54,6 +54,12 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
     public readonly clientTlsSecretName: string;
     /** Name of the dockerconfigjson Secret for Jobs. */
     public readonly registryAuthSecretName: string;
+    /** The buildkit image the daemon runs (it has buildctl; build Jobs use it too). */
+    public readonly image: string;
+    /** Number of replicas (`buildkitd-0` … `buildkitd-<n-1>`). */
+    public readonly replicas: number;
+    /** The StatefulSet: build Jobs wait for it. */
+    public readonly statefulSet: k8s.apps.v1.StatefulSet;
 
     constructor(name: string, args: BuildkitDaemonArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k3s-buildkit:cluster:BuildkitDaemon", name, {}, opts);
@@ -65,6 +71,7 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
         this.serviceAddress = `tcp://${DAEMON_NAME}.${ns}.svc:${DAEMON_PORT}`;
         this.clientTlsSecretName = `${DAEMON_NAME}-client-tls`;
         this.registryAuthSecretName = `${DAEMON_NAME}-registry-auth`;
+        this.replicas = cluster.replicas;
 
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns } }, k);
         const inNs = { ...k, dependsOn: [namespace] };
@@ -142,14 +149,15 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
         new k8s.core.v1.Service(`${name}-headless`, { metadata: meta(`${DAEMON_NAME}-headless`), spec: headlessServiceSpec() }, inNs);
         new k8s.core.v1.Service(`${name}-service`, { metadata: meta(DAEMON_NAME), spec: serviceSpec() }, inNs);
         const tag = cluster.mode === "rootless" ? `${args.buildkit.version}-rootless` : args.buildkit.version;
-        new k8s.apps.v1.StatefulSet(
+        this.image = `${cluster.imageRepository}:${tag}`;
+        this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
             {
                 metadata: meta(DAEMON_NAME),
                 spec: statefulSetSpec({
                     mode: cluster.mode,
                     namespace: ns,
-                    image: `${cluster.imageRepository}:${tag}`,
+                    image: this.image,
                     cluster,
                     registries: args.registries,
                     configMapName: `${DAEMON_NAME}-config`,

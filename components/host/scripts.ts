@@ -1,7 +1,7 @@
 /**
  * Host scripts kept as `.sh` files beside this module (shellcheck-clean, readable on their own) and
  * loaded here. Each is a body for {@link renderScript}: parameters come from its exported variables.
- * Every script but the preflight gets `scripts/lib.sh` (download, verify, atomic install) first.
+ * Every install/uninstall script gets `scripts/lib.sh` (download, verify, atomic install) first.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,6 +19,9 @@ export const SCRIPT_NAMES = [
     "buildkit-ready",
     "nerdctl-install",
     "nerdctl-uninstall",
+    "host-build",
+    "host-build-check",
+    "host-build-remove",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -26,7 +29,7 @@ const read = (file: string) => readFileSync(join(__dirname, "scripts", file), "u
 
 /** The body of a host script, with the shared helpers in front. */
 export function scriptBody(name: ScriptName): string {
-    return name === "preflight" ? read("preflight.sh") : `${read("lib.sh")}\n${read(`${name}.sh`)}`;
+    return name === "preflight" || name.startsWith("host-build") ? read(`${name}.sh`) : `${read("lib.sh")}\n${read(`${name}.sh`)}`;
 }
 
 /** A complete script for `bash -s`: strict mode, parameters, helpers, body. */

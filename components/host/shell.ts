@@ -46,3 +46,14 @@ export function exportLines(params: Readonly<Record<string, ScriptParam>>): stri
 export function renderScript(body: string, params: Readonly<Record<string, ScriptParam>> = {}): string {
     return `set -euo pipefail\n${exportLines(params)}${body.endsWith("\n") ? body : `${body}\n`}`;
 }
+
+/** Words that read back unchanged without quotes (no glob, expansion or separator characters). */
+const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * A command line from argv: plain words as they are, every other word through {@link shellQuote}.
+ * For command lines people read (rendered build commands) and scripts alike; bash reads back argv.
+ */
+export function shellWords(argv: readonly string[]): string {
+    return argv.map((w) => (PLAIN_WORD.test(w) ? w : shellQuote(w))).join(" ");
+}

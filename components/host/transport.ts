@@ -23,24 +23,34 @@ export class TransportError extends Error {
 }
 
 /** Runs `script` on `target` through {@link runnerCommand}; resolves with its exit code and output (a non-zero exit is not an error here). */
-export async function execScript(target: TransportTarget, script: string): Promise<ScriptResult> {
-    return execCommand(target, runnerCommand(target.sudo), script);
+export async function execScript(target: TransportTarget, script: string, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
+    return execCommand(target, runnerCommand(target.sudo), script, onStderr);
 }
 
 /**
  * Runs one command line on `target` with `stdin` fed to it, as `@pulumi/command` does (over SSH:
  * the line goes to the login shell; locally: `/bin/sh -c`). The providers only ever pass the runner.
  */
-export async function execCommand(target: TransportTarget, commandLine: string, stdin: string): Promise<ScriptResult> {
-    return target.kind === "local" ? execLocal(commandLine, stdin) : execSsh(target, commandLine, stdin);
+export async function execCommand(
+    target: TransportTarget,
+    commandLine: string,
+    stdin: string,
+    onStderr?: (chunk: string) => void,
+): Promise<ScriptResult> {
+    return target.kind === "local" ? execLocal(commandLine, stdin, onStderr) : execSsh(target, commandLine, stdin, onStderr);
 }
 
 /**
  * Runs `script` and returns its stdout; throws a {@link TransportError} naming the host, the step
  * and the script's stderr when it exits non-zero.
  */
-export async function runScript(target: TransportTarget, script: string, step: string): Promise<string> {
-    const r = await execScript(target, script);
+export async function runScript(
+    target: TransportTarget,
+    script: string,
+    step: string,
+    onStderr?: (chunk: string) => void,
+): Promise<string> {
+    const r = await execScript(target, script, onStderr);
     if (r.code === 0) return r.stdout;
     const where = targetLabel(target);
     if (r.code === SUDO_EXIT_CODE) throw new TransportError(`${where}: ${step}: ${r.stderr.trim()}`);
@@ -48,13 +58,16 @@ export async function runScript(target: TransportTarget, script: string, step: s
     throw new TransportError(`${where}: ${step} failed with exit code ${r.code}${tail === "" ? "" : `:\n${tail}`}`);
 }
 
-function execLocal(commandLine: string, stdin: string): Promise<ScriptResult> {
+function execLocal(commandLine: string, stdin: string, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
     return new Promise((resolve, reject) => {
         const child = spawn("/bin/sh", ["-c", commandLine], { stdio: ["pipe", "pipe", "pipe"] });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         child.stdout.on("data", (d: Buffer) => out.push(d));
-        child.stderr.on("data", (d: Buffer) => err.push(d));
+        child.stderr.on("data", (d: Buffer) => {
+            err.push(d);
+            onStderr?.(d.toString("utf8"));
+        });
         child.on("error", reject);
         child.on("close", (code) =>
             resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
@@ -135,7 +148,7 @@ async function connectWithRetries(config: ConnectConfig, where: string, limit: n
     throw new TransportError(`${last?.message ?? where} — gave up after ${limit} attempt${limit === 1 ? "" : "s"}`);
 }
 
-async function execSsh(t: SshTarget, commandLine: string, stdin: string): Promise<ScriptResult> {
+async function execSsh(t: SshTarget, commandLine: string, stdin: string, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
     const where = targetLabel(t);
     const seen: { mismatch?: string } = {};
     const common = {
@@ -187,7 +200,10 @@ async function execSsh(t: SshTarget, commandLine: string, stdin: string): Promis
                 const errOut: Buffer[] = [];
                 let code = 1;
                 stream.on("data", (d: Buffer) => out.push(d));
-                stream.stderr.on("data", (d: Buffer) => errOut.push(d));
+                stream.stderr.on("data", (d: Buffer) => {
+                    errOut.push(d);
+                    onStderr?.(d.toString("utf8"));
+                });
                 stream.on("exit", (exitCode: number | null) => {
                     code = exitCode ?? 1;
                 });

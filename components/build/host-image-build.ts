@@ -1,0 +1,155 @@
+/**
+ * `HostImageBuild` (`k3s-buildkit:build:HostImageBuild`): seed 000's flow as a resource. buildctl runs
+ * on a host against the host's BuildKit, whose worker is k3s's containerd, so the image is there for
+ * k3s pods (`imagePullPolicy: Never`/`IfNotPresent`) without a registry. The context comes from the
+ * machine running Pulumi (a directory, `.dockerignore` applied, or inline files) or from git; the
+ * build runs again only when the context's content hash or the build's options change.
+ */
+import { isAbsolute, resolve as resolvePath } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { ResolvedConfig } from "../config";
+import { BUILDKIT_ADDRESS } from "../host/buildkit";
+import { type HostConnection, transportTarget } from "../host/connection";
+import { hostScript } from "../host/scripts";
+import { K3S_CONTAINERD_SOCKET } from "../render/buildkitd-toml";
+import { type BuildctlBuild, buildctlArgs } from "./buildctl";
+import { contextHash, inlineEntries, walkContext } from "./context";
+import { HOST_BUILD_PROVIDER_VERSION, type HostBuildInputs, hostBuildProvider } from "./host-build-provider";
+import { contextSource, registryOf } from "./job-spec";
+
+export type HostBuildConfig = ResolvedConfig["hostBuilds"][number];
+
+/** Where a host build works (removed after each build). */
+export const hostBuildDir = (name: string) => `/var/lib/k3s-buildkit/host-builds/${name}`;
+
+/** A reference as containerd stores it: `app:dev` → `docker.io/library/app:dev`, no tag → `:latest`. */
+export function normalizeImageName(ref: string): string {
+    const registry = registryOf(ref);
+    let rest = ref.includes("/") && ref.split("/")[0] === registry ? ref.slice(registry.length + 1) : ref;
+    if (registry === "docker.io" && !rest.includes("/")) rest = `library/${rest}`;
+    const lastSeg = rest.slice(rest.lastIndexOf("/") + 1);
+    if (!lastSeg.includes(":") && !rest.includes("@")) rest = `${rest}:latest`;
+    return `${registry}/${rest}`;
+}
+
+/** The buildctl build a host runs: unix socket, context dirs under {@link hostBuildDir}, image output unpacked for k3s. */
+export function hostBuildctl(b: HostBuildConfig, registries: ResolvedConfig["registries"]): BuildctlBuild {
+    const dir = hostBuildDir(b.name);
+    const insecure =
+        b.push &&
+        b.tags.some((t) => {
+            const r = registries[registryOf(t)] as ResolvedConfig["registries"][string] | undefined;
+            return r !== undefined && (r.http || r.insecure);
+        });
+    return {
+        connection: { addr: BUILDKIT_ADDRESS },
+        context: contextSource(b, { context: `${dir}/context`, dockerfile: `${dir}/dockerfile` }),
+        ...(b.dockerfileInline === undefined ? { dockerfile: b.dockerfile } : {}),
+        ...(b.target === undefined ? {} : { target: b.target }),
+        buildArgs: b.buildArgs,
+        platforms: b.platforms,
+        secrets: b.secrets.map((id) => ({ id, env: `K3S_BUILDKIT_SECRET_${id.replace(/[^A-Za-z0-9_]/g, "_")}` })),
+        outputs: [{ type: "image", names: b.tags.map(normalizeImageName), push: b.push, insecure, unpack: true }],
+        metadataFile: `${dir}/metadata.json`,
+    };
+}
+
+export interface HostImageBuildArgs {
+    readonly connection: HostConnection;
+    readonly build: HostBuildConfig;
+    readonly registries: ResolvedConfig["registries"];
+    /** containerd namespace BuildKit builds into (k8s.io: visible to k3s). */
+    readonly containerdNamespace: string;
+    /** Directory relative context paths are resolved against. @default process.cwd() */
+    readonly baseDir?: string;
+    /** Build secrets by id (secret). */
+    readonly buildSecrets: pulumi.Input<Record<string, string>>;
+    /** BuildKit on the host must be up first. */
+    readonly after: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Host build dynamic resource (see ./host-build-provider.ts). */
+export class HostBuild extends pulumi.dynamic.Resource {
+    declare public readonly digest: pulumi.Output<string>;
+    declare public readonly ref: pulumi.Output<string>;
+    declare public readonly names: pulumi.Output<string[]>;
+
+    constructor(
+        name: string,
+        inputs: { [K in keyof HostBuildInputs]: pulumi.Input<HostBuildInputs[K]> },
+        opts?: pulumi.CustomResourceOptions,
+    ) {
+        super(
+            hostBuildProvider,
+            name,
+            { ...inputs, digest: undefined, ref: undefined, names: undefined, present: undefined },
+            { ...opts, additionalSecretOutputs: ["target", "script"] },
+            "k3s-buildkit",
+            "HostBuild",
+        );
+    }
+}
+
+export class HostImageBuild extends pulumi.ComponentResource {
+    /** Content hash of the context (what decides a rebuild). */
+    public readonly contextHash: string;
+    /** The buildctl argv run on the host. */
+    public readonly buildctlArgv: string[];
+    /** `sha256:…` from the build's metadata. */
+    public readonly digest: pulumi.Output<string>;
+    /** `docker.io/library/app@sha256:…`: what a pod on that node runs. */
+    public readonly ref: pulumi.Output<string>;
+
+    constructor(name: string, args: HostImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k3s-buildkit:build:HostImageBuild", name, {}, opts);
+        const b = args.build;
+        const dir =
+            b.context.dir === undefined
+                ? undefined
+                : isAbsolute(b.context.dir)
+                  ? b.context.dir
+                  : resolvePath(args.baseDir ?? process.cwd(), b.context.dir);
+        const entries = dir !== undefined ? walkContext(dir) : b.context.files !== undefined ? inlineEntries(b.context.files) : [];
+        this.contextHash = contextHash(entries);
+        this.buildctlArgv = buildctlArgs(hostBuildctl(b, args.registries));
+        const names = b.tags.map(normalizeImageName);
+        const ns = args.containerdNamespace;
+        // Build secrets reach buildctl as environment variables set inside the (secret) script.
+        const script = pulumi.output(args.buildSecrets).apply((all) => {
+            const secretEnv = Object.fromEntries(
+                b.secrets.map((id) => [`K3S_BUILDKIT_SECRET_${id.replace(/[^A-Za-z0-9_]/g, "_")}`, all[id] ?? ""]),
+            );
+            return hostScript("host-build", {
+                BUILD_DIR: hostBuildDir(b.name),
+                BUILDCTL_ARGS_B64: Buffer.from(this.buildctlArgv.join("\0"), "utf8").toString("base64"),
+                DOCKERFILE_B64: b.dockerfileInline === undefined ? "" : Buffer.from(b.dockerfileInline, "utf8").toString("base64"),
+                ...secretEnv,
+            });
+        });
+        const result = new HostBuild(
+            `${name}-build`,
+            {
+                target: transportTarget(args.connection),
+                script: b.secrets.length > 0 ? pulumi.secret(script) : script,
+                checkScript: hostScript("host-build-check", {
+                    CTR_NAMESPACE: ns,
+                    IMAGE_NAME: names[0],
+                    CONTAINERD_ADDRESS: K3S_CONTAINERD_SOCKET,
+                }),
+                removeScript: hostScript("host-build-remove", {
+                    CTR_NAMESPACE: ns,
+                    IMAGE_NAMES: names.join("\n"),
+                    CONTAINERD_ADDRESS: K3S_CONTAINERD_SOCKET,
+                }),
+                ...(dir === undefined ? {} : { contextDir: dir }),
+                ...(b.context.files === undefined ? {} : { inlineFiles: b.context.files }),
+                contextHash: this.contextHash,
+                providerVersion: HOST_BUILD_PROVIDER_VERSION,
+            },
+            { parent: this, dependsOn: args.after },
+        );
+        this.digest = result.digest;
+        this.ref = result.ref;
+        this.registerOutputs({ contextHash: this.contextHash, digest: this.digest, ref: this.ref });
+    }
+}

@@ -1,0 +1,30 @@
+# Host image build (HostImageBuild, seed 000): unpacks the context the provider sends after this body
+# (a base64 tar on this script's stdin, read by receive_context), runs buildctl against the host's
+# BuildKit, whose worker is k3s's containerd, and prints the build's metadata (it holds the digest).
+# Parameters: BUILD_DIR (work directory, removed afterwards), BUILDCTL_ARGS_B64 (buildctl's argv,
+# NUL-separated, base64), DOCKERFILE_B64 (an inline Dockerfile, base64; may be empty).
+trap 'rm -rf "$BUILD_DIR"' EXIT
+
+# receive_context: reads the base64 tar on stdin into $BUILD_DIR/context.
+receive_context() {
+  rm -rf "$BUILD_DIR"
+  mkdir -p "$BUILD_DIR/context" "$BUILD_DIR/dockerfile"
+  chmod 700 "$BUILD_DIR"
+  base64 -d | tar -x -C "$BUILD_DIR/context" --no-same-owner
+  if [ -n "$DOCKERFILE_B64" ]; then
+    printf '%s' "$DOCKERFILE_B64" | base64 -d >"$BUILD_DIR/dockerfile/Dockerfile"
+  fi
+}
+
+# run_build: buildctl with the argv given (progress on stderr), then the metadata on stdout.
+run_build() {
+  local -a args
+  mapfile -d '' -t args < <(printf '%s' "$BUILDCTL_ARGS_B64" | base64 -d)
+  if ! command -v buildctl >/dev/null 2>&1; then
+    echo "k3s-buildkit: buildctl is not installed on $(hostname); BuildKit must be installed first" >&2
+    return 1
+  fi
+  buildctl "${args[@]}" >&2
+  echo "k3s-buildkit-metadata:"
+  cat "$BUILD_DIR/metadata.json"
+}
