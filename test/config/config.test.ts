@@ -156,7 +156,7 @@ describe("parseConfig: every rule, exact messages", () => {
             "unknown top-level key with a suggestion",
             { ...base, hostz: [] },
             [
-                'hostz: unknown key; did you mean "hosts"? known keys: buildkit, builds, cluster, hosts, k3s, kubeconfig, nerdctl, registries, registryPasswords, sshPort, sshPrivateKey, sshPrivateKeyPassphrase, sshUser',
+                'hostz: unknown key; did you mean "hosts"? known keys: buildSecrets, buildkit, builds, cluster, deployments, hostBuilds, hosts, k3s, kubeconfig, nerdctl, registries, registryPasswords, sshPort, sshPrivateKey, sshPrivateKeyPassphrase, sshUser',
             ],
         ],
         [
@@ -313,12 +313,12 @@ describe("parseConfig: every rule, exact messages", () => {
                 ...base,
                 builds: [{ name: "app", context: { git: "https://example.com/a.git", url: "https://example.com/a.tgz" }, tags: ["r/a:1"] }],
             },
-            ["builds[0].context: set exactly one of git, url or files; got git and url"],
+            ["builds[0].context: set exactly one of git, url, files; got git and url"],
         ],
         [
             "build context: none",
             { ...base, builds: [{ name: "app", context: {}, tags: ["r/a:1"] }] },
-            ["builds[0].context: set exactly one of git, url or files; got none"],
+            ["builds[0].context: set exactly one of git, url, files; got none"],
         ],
         [
             "secret stored in plain text",
@@ -409,7 +409,96 @@ describe("parseConfig: every rule, exact messages", () => {
                     { name: "app", context: { url: "https://e.com/b.tgz" }, tags: ["r/b:1"] },
                 ],
             },
-            ['builds[1].name: "app" is already used by another build; build names must be unique'],
+            ['builds[1].name: "app" is already used by builds[0]; build names must be unique'],
+        ],
+        [
+            "build and host build share a name",
+            {
+                ...base,
+                builds: [{ name: "app", context: { url: "https://e.com/a.tgz" }, tags: ["r/a:1"] }],
+                hostBuilds: [{ name: "app", context: { files: { Dockerfile: "FROM scratch" } }, tags: ["a:dev"] }],
+            },
+            ['hostBuilds[0].name: "app" is already used by builds[0]; build names must be unique'],
+        ],
+        [
+            "build secret and git token not in buildSecrets",
+            {
+                ...base,
+                builds: [
+                    {
+                        name: "app",
+                        context: { git: "https://git.example.com/team/app.git", ref: "v1", gitTokenSecret: "gh" },
+                        secrets: ["npm"],
+                        tags: ["r/a:1"],
+                    },
+                ],
+            },
+            [
+                `builds[0].secrets[0]: names the build secret "npm", which buildSecrets does not have; set it with: pulumi config set --secret --path 'buildSecrets["npm"]' …`,
+                `builds[0].context.gitTokenSecret: names the build secret "gh", which buildSecrets does not have; set it with: pulumi config set --secret --path 'buildSecrets["gh"]' …`,
+            ],
+        ],
+        [
+            "git-only keys without git",
+            { ...base, builds: [{ name: "app", context: { url: "https://e.com/a.tgz", ref: "main" }, tags: ["r/a:1"] }] },
+            ["builds[0].context.ref: is only used with context.git; remove it"],
+        ],
+        [
+            "hostile git URL and context path",
+            {
+                ...base,
+                builds: [{ name: "app", context: { git: "https://e.com/a.git#$(reboot)" }, dockerfile: "../etc/passwd", tags: ["r/a:1"] }],
+            },
+            [
+                "builds[0].context.git: expected a git URL without '#'; got \"https://e.com/a.git#$(reboot)\"",
+                "builds[0].dockerfile: expected a relative path of plain characters inside the context, like docker/Dockerfile (no '..'); got \"../etc/passwd\"",
+            ],
+        ],
+        [
+            "local cache without a claim; registry-only keys on another cache type",
+            {
+                ...base,
+                builds: [
+                    { name: "a", context: { url: "https://e.com/a.tgz" }, tags: ["r/a:1"], cache: { type: "local" } },
+                    { name: "b", context: { url: "https://e.com/b.tgz" }, tags: ["r/b:1"], cache: { type: "none", imageManifest: true } },
+                    { name: "c", context: { url: "https://e.com/c.tgz" }, tags: ["r/c:1"], push: false, cache: { type: "inline" } },
+                ],
+            },
+            [
+                'builds[0].cache.claimName: is required when cache.type is "local": name a PersistentVolumeClaim',
+                'builds[1].cache.imageManifest: is only used when cache.type is "registry"; remove it',
+                'builds[2].cache.type: "inline" stores the cache in the pushed image, so it needs push: true; use "registry" or "local"',
+            ],
+        ],
+        [
+            "builds without the in-cluster daemon",
+            { ...base, cluster: { enabled: false }, builds: [{ name: "a", context: { url: "https://e.com/a.tgz" }, tags: ["r/a:1"] }] },
+            ["builds[0]: builds run against the in-cluster daemon, but cluster.enabled is false; enable it or use hostBuilds"],
+        ],
+        [
+            "host build context: exactly one source (schema errors stop before cross-key rules)",
+            {
+                ...base,
+                hostBuilds: [
+                    { name: "a", host: "s9", context: { dir: "./a" }, tags: ["a:dev"] },
+                    { name: "b", context: { dir: "./b", files: { Dockerfile: "FROM scratch" } }, tags: ["b:dev"] },
+                ],
+            },
+            ['hostBuilds[1].context: set exactly one of dir, git, files; got dir and files'],
+        ],
+        [
+            "host build on an unknown host",
+            { ...base, hostBuilds: [{ name: "a", host: "s9", context: { dir: "./a" }, tags: ["a:dev"] }] },
+            ['hostBuilds[0].host: "s9" is not a host; expected one of "s1"'],
+        ],
+        [
+            "deployment of an unknown build",
+            {
+                ...base,
+                hostBuilds: [{ name: "dev", context: { dir: "./a" }, tags: ["a:dev"] }],
+                deployments: [{ name: "web", build: "web" }],
+            },
+            ['deployments[0].build: "web" is not a build; expected the name of a builds[] or hostBuilds[] entry ("dev")'],
         ],
         [
             "registry user without password",
