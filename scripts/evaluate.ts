@@ -3,7 +3,9 @@
  * registration (type, name, inputs as the engine would receive them, provider, parent, dependencies).
  * Used by the tests, `npm run render` and `npm run bench`. Fake outputs stand in for what hosts report.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { repositoryOf } from "../components/build/buildctl";
 import { PROJECT } from "../components/config";
 
 export interface Recorded {
@@ -45,7 +47,15 @@ users:
 `;
 
 /** Fake provider outputs for resources whose outputs the program reads, as the real steps print them. */
-function fakeOutputs(type: string, name: string, arch: string): Record<string, unknown> {
+function fakeOutputs(type: string, name: string, arch: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (type === "pulumi-nodejs:dynamic/k3s-buildkit:BuildResult" || type === "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild") {
+        // What the build's metadata would report: a digest of the build's identity.
+        const names = (type.endsWith("BuildResult") ? inputs.tags : inputs.images) as string[];
+        const digest = `sha256:${createHash("sha256")
+            .update(String(inputs.jobName ?? inputs.contextHash))
+            .digest("hex")}`;
+        return { digest, ref: `${repositoryOf(names[0])}@${digest}`, names, present: true };
+    }
     if (type === "random:index/randomPassword:RandomPassword") return { result: "fake-k3s-token" };
     if (type === "tls:index/privateKey:PrivateKey")
         return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\nfake-${name}\n-----END PRIVATE KEY-----\n` };
@@ -84,7 +94,10 @@ export async function recordingMocks(preview = false, arch = "amd64"): Promise<R
                 });
                 return {
                     id: preview ? undefined : `${args.name}-id`,
-                    state: { ...(args.inputs as Record<string, unknown>), ...(preview ? {} : fakeOutputs(args.type, args.name, arch)) },
+                    state: {
+                        ...(args.inputs as Record<string, unknown>),
+                        ...(preview ? {} : fakeOutputs(args.type, args.name, arch, args.inputs as Record<string, unknown>)),
+                    },
                 };
             },
             call() {

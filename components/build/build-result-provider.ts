@@ -16,6 +16,8 @@ export interface BuildResultInputs {
     readonly kubeconfig: string;
     readonly namespace: string;
     readonly jobName: string;
+    /** The build's tags (informational: shown in previews). */
+    readonly tags: string[];
     readonly timeoutSeconds: number;
     readonly providerVersion: string;
 }

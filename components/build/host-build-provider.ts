@@ -30,6 +30,8 @@ export interface HostBuildInputs {
     readonly inlineFiles?: Record<string, string>;
     /** {@link contextHash} of the context when the program ran; the build refuses a context that changed since. */
     readonly contextHash: string;
+    /** The image names, as containerd stores them (informational: shown in previews). */
+    readonly images: string[];
     readonly providerVersion: string;
 }
 

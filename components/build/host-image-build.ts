@@ -144,6 +144,7 @@ export class HostImageBuild extends pulumi.ComponentResource {
                 ...(dir === undefined ? {} : { contextDir: dir }),
                 ...(b.context.files === undefined ? {} : { inlineFiles: b.context.files }),
                 contextHash: this.contextHash,
+                images: names,
                 providerVersion: HOST_BUILD_PROVIDER_VERSION,
             },
             { parent: this, dependsOn: args.after },

@@ -41,7 +41,14 @@ export class BuildResult extends pulumi.dynamic.Resource {
 
     constructor(
         name: string,
-        args: { kubeconfig: pulumi.Input<string>; namespace: string; jobName: pulumi.Input<string>; timeoutSeconds: number },
+        args: {
+            kubeconfig: pulumi.Input<string>;
+            namespace: string;
+            jobName: pulumi.Input<string>;
+            /** The build's tags (shown in previews; the names themselves come from the metadata). */
+            tags: string[];
+            timeoutSeconds: number;
+        },
         opts?: pulumi.CustomResourceOptions,
     ) {
         super(
@@ -140,7 +147,13 @@ export class ImageBuild extends pulumi.ComponentResource {
         );
         const result = new BuildResult(
             `${name}-result`,
-            { kubeconfig: args.kubeconfig, namespace: d.namespace, jobName: job.metadata.name, timeoutSeconds: b.timeoutMinutes * 60 },
+            {
+                kubeconfig: args.kubeconfig,
+                namespace: d.namespace,
+                jobName: job.metadata.name,
+                tags: [...b.tags],
+                timeoutSeconds: b.timeoutMinutes * 60,
+            },
             { parent: this, dependsOn: [job] },
         );
         this.digest = result.digest;

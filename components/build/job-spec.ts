@@ -108,13 +108,25 @@ export function contextFiles(b: Pick<BuildConfig, "context" | "dockerfileInline"
     return { data, contextItems, dockerfileItems };
 }
 
-/** The Dockerfile frontend's context source for a build, given where inline files are mounted. */
+/** The Dockerfile frontend's context source for a build, given where local context files are. */
 export function contextSource(
-    b: Pick<BuildConfig, "context" | "dockerfileInline">,
+    b: {
+        readonly context: {
+            readonly files?: object;
+            readonly dir?: string;
+            readonly git?: string;
+            readonly ref?: string;
+            readonly subdir?: string;
+            readonly url?: string;
+        };
+        readonly dockerfileInline?: string;
+    },
     dirs: { context: string; dockerfile: string },
 ): ContextSource {
     const inlineDockerfile = b.dockerfileInline === undefined ? undefined : dirs.dockerfile;
-    if (b.context.files !== undefined) return { kind: "local", dir: dirs.context, dockerfileDir: inlineDockerfile ?? dirs.context };
+    // Inline files (and a host build's copied directory) sit in `dirs.context` on the client.
+    if (b.context.files !== undefined || b.context.dir !== undefined)
+        return { kind: "local", dir: dirs.context, dockerfileDir: inlineDockerfile ?? dirs.context };
     const url = b.context.git !== undefined ? gitContextUrl(b.context) : (b.context.url ?? "");
     return { kind: "remote", url, ...(inlineDockerfile === undefined ? {} : { dockerfileDir: inlineDockerfile }) };
 }

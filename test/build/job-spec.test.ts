@@ -199,7 +199,10 @@ describe("build Job spec", () => {
             contextConfigMapName: "cm",
             secretsSecretName: "sec",
         });
-        const pod = spec.template.spec as { volumes: unknown[]; containers: { volumeMounts: unknown[]; command: string[] }[] };
+        const pod = (spec.template as { spec: unknown }).spec as {
+            volumes: unknown[];
+            containers: { volumeMounts: unknown[]; command: string[] }[];
+        };
         assert.deepEqual(pod.volumes.slice(3), [
             { name: "dockerfile", configMap: { name: "cm", items: [{ key: "Dockerfile", path: "Dockerfile" }] } },
             {

@@ -484,7 +484,7 @@ describe("parseConfig: every rule, exact messages", () => {
                     { name: "b", context: { dir: "./b", files: { Dockerfile: "FROM scratch" } }, tags: ["b:dev"] },
                 ],
             },
-            ['hostBuilds[1].context: set exactly one of dir, git, files; got dir and files'],
+            ["hostBuilds[1].context: set exactly one of dir, git, files; got dir and files"],
         ],
         [
             "host build on an unknown host",
