@@ -22,3 +22,5 @@ export const buildkitDaemon =
           };
 /** Client certificate bundle (ca, cert, key) for `buildctl --addr tcp://…` with mutual TLS (secret). */
 export const buildkitClientTls = platform.cluster?.clientTls;
+/** Every build by name: the image reference by digest (`repository@sha256:…`), the digest, and the Job or host that built it. */
+export const builds = platform.builds;

@@ -7,13 +7,14 @@
  * - `command:*:Command`: runs `create` with `stdin` (over SSH like @pulumi/command, or locally); on a
  *   later `up` it runs again only if its inputs changed (the provider's update re-runs create); `delete`
  *   runs on destroy.
- * - HostFile / SystemdService: the real dynamic providers (diff → update, refresh → read, delete).
+ * - HostFile / SystemdService / HostBuild: the real dynamic providers (diff → update, refresh → read, delete).
  * - Components and `random:*` hold no host state (the random token is kept across runs).
  *
  * Not the Pulumi CLI: no state file, no previews; it exists because the CLI cannot be had here.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../components/config";
+import { hostBuildProvider } from "../../components/build/host-build-provider";
 import { hostFileProvider } from "../../components/host/host-file-provider";
 import { systemdServiceProvider } from "../../components/host/host-service-provider";
 import type { TransportTarget } from "../../components/host/runner";
@@ -61,6 +62,7 @@ function commandTarget(type: string, inputs: Record<string, unknown>): Transport
 const DYNAMIC = {
     "pulumi-nodejs:dynamic/k3s-buildkit:HostFile": hostFileProvider,
     "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService": systemdServiceProvider,
+    "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild": hostBuildProvider,
 } as Record<string, pulumi.dynamic.ResourceProvider | undefined>;
 
 export interface RunReport {

@@ -8,6 +8,9 @@
  * a mirror change touching only BuildKit; a checksum mismatch; destroy back to the starting state.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HostEngine } from "../harness/engine";
 import { bootMachine, type Machine } from "../harness/machine";
@@ -155,6 +158,54 @@ describe("one server over SSH, as a sudo user", () => {
             /checksum mismatch for buildkit-v[0-9.]+\.linux-amd64\.tar\.gz: expected 0{64}, got [0-9a-f]{64}; nothing was installed/,
         );
         assert.deepEqual(stateDiff(before, await hostState(m)), { removed: [], added: [] }, "the host is unchanged");
+    });
+
+    it("a host build lands in k3s's containerd under its name with the build's digest; only a content change rebuilds; a removed image is drift", async () => {
+        const ctx = mkdtempSync(join(tmpdir(), "devcontainer-"));
+        writeFileSync(join(ctx, "Dockerfile"), "FROM scratch\nCOPY motd /etc/motd\n");
+        writeFileSync(join(ctx, "motd"), "hello from the host build\n");
+        writeFileSync(join(ctx, "debug.log"), "ignored\n");
+        writeFileSync(join(ctx, ".dockerignore"), "*.log\n");
+        const config = () =>
+            stackFor([m], mirror, {
+                ...mirrorB,
+                k3s: k3sMirror(),
+                hostBuilds: [{ name: "devcontainer", context: { dir: ctx }, tags: ["devcontainer:dev"] }],
+            });
+        const images = () => m.exec("ctr --address /run/k3s/containerd/containerd.sock -n k8s.io images ls -q");
+        try {
+            const first = await engine.up(config(), ["sshPrivateKey"]);
+            assert.deepEqual(first.failures, []);
+            assert.ok(first.executed.includes("devcontainer-build"));
+            const built = (first.outputs as { hostBuilds?: unknown; builds: Record<string, { digest: string; ref: string }> }).builds
+                .devcontainer;
+            assert.match(built.digest, /^sha256:[0-9a-f]{64}$/);
+            assert.equal(built.ref, `docker.io/library/devcontainer@${built.digest}`);
+            assert.equal(await images(), "docker.io/library/devcontainer:dev\n");
+            const stored = await m.exec("ctr --address /run/k3s/containerd/containerd.sock -n k8s.io images ls | awk 'NR==2 {print $3}'");
+            assert.equal(stored.trim(), built.digest, "the output digest is the one containerd holds");
+            assert.equal(
+                await m.exec("ls /var/lib/k3s-buildkit/host-builds 2>&1 || true"),
+                "ls: cannot access '/var/lib/k3s-buildkit/host-builds': No such file or directory\n",
+            );
+
+            writeFileSync(join(ctx, "debug.log"), "more noise\n");
+            const again = await engine.up(config(), ["sshPrivateKey"]);
+            assert.deepEqual(again.executed, [], "an ignored file's change builds nothing");
+
+            writeFileSync(join(ctx, "motd"), "changed\n");
+            const changed = await engine.up(config(), ["sshPrivateKey"]);
+            assert.deepEqual(changed.executed, ["devcontainer-build"]);
+            assert.notEqual((changed.outputs as { builds: Record<string, { digest: string }> }).builds.devcontainer.digest, built.digest);
+
+            await m.exec("ctr --address /run/k3s/containerd/containerd.sock -n k8s.io images rm docker.io/library/devcontainer:dev");
+            assert.deepEqual(await engine.refresh(), ["devcontainer-build"]);
+            const repaired = await engine.up(config(), ["sshPrivateKey"]);
+            assert.deepEqual(repaired.executed, ["devcontainer-build"]);
+            assert.equal(await images(), "docker.io/library/devcontainer:dev\n");
+        } finally {
+            rmSync(ctx, { recursive: true, force: true });
+        }
     });
 
     it("destroy returns the host to its state before the install", async () => {

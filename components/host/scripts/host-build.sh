@@ -3,7 +3,7 @@
 # BuildKit, whose worker is k3s's containerd, and prints the build's metadata (it holds the digest).
 # Parameters: BUILD_DIR (work directory, removed afterwards), BUILDCTL_ARGS_B64 (buildctl's argv,
 # NUL-separated, base64), DOCKERFILE_B64 (an inline Dockerfile, base64; may be empty).
-trap 'rm -rf "$BUILD_DIR"' EXIT
+trap 'rm -rf "$BUILD_DIR"; rmdir "${BUILD_DIR%/*}" 2>/dev/null || true' EXIT
 
 # receive_context: reads the base64 tar on stdin into $BUILD_DIR/context.
 receive_context() {
