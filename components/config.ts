@@ -2,6 +2,8 @@
  * The stack config: its schema (the single source for validation, defaults, types and the README's
  * config reference), the pure parser, and the one impure function that reads Pulumi config.
  */
+import { statSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { arr, bool, ConfigIssue, formatIssue, Infer, int, json, map, obj, optional, parseField, str, unknownKeyMessage } from "./schema";
 
@@ -895,6 +897,29 @@ export function toStackConfig(c: ResolvedConfig): StackConfig {
     };
 }
 
+/** Host build directories must exist (relative ones are resolved against `baseDir`, the project directory). */
+export function checkContextDirs(c: Pick<ResolvedConfig, "hostBuilds">, baseDir: string): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    c.hostBuilds.forEach((b, i) => {
+        const dir = b.context.dir;
+        if (dir === undefined) return;
+        const full = resolvePath(baseDir, dir);
+        let ok = false;
+        try {
+            ok = statSync(full).isDirectory();
+        } catch {
+            ok = false;
+        }
+        if (!ok) {
+            issues.push({
+                path: `hostBuilds[${i}].context.dir`,
+                message: `${JSON.stringify(dir)} is not a directory (looked at ${full}); relative paths start at the Pulumi project directory`,
+            });
+        }
+    });
+    return issues;
+}
+
 /** `pulumi.runtime.isConfigSecret`: exported by the SDK's runtime but missing from its typings. */
 function isConfigSecret(fullKey: string): boolean {
     const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
@@ -919,5 +944,7 @@ export function loadStackConfig(): StackConfig {
     }
     const { config, issues } = parseConfig({ values, secretKeys }, { runningAsRoot: process.getuid?.() === 0 });
     if (config === undefined) throw new ConfigError(issues);
+    const missing = checkContextDirs(config, process.cwd());
+    if (missing.length > 0) throw new ConfigError(missing);
     return toStackConfig(config);
 }

@@ -10,10 +10,15 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
+import { hygieneArgs } from "../components/build/buildctl";
+import { BUILDKIT_ADDRESS } from "../components/host/buildkit";
+import { shellWords } from "../components/host/shell";
 import { PROJECT } from "../components/config";
 import { isSecretValue, type RecordedWithDeps, runPlatform } from "./evaluate";
 
 export const SECRET = "[secret]";
+
+const unwrapSecret = (v: unknown): unknown => (isSecretValue(v) ? (v as { value: unknown }).value : v);
 
 /** Replaces every secret value with `[secret]`. */
 function redact(v: unknown): unknown {
@@ -76,6 +81,7 @@ export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "
     const { recorded } = await runPlatform(values, secretKeys, false, arch);
     const hosts = ((values.hosts as { name: string }[] | undefined) ?? []).map((h) => h.name);
     const hostOf = (name: string) => hosts.find((h) => name === h || name.startsWith(`${h}-`));
+    const hostBuilds = (values.hostBuilds as { name: string; host?: string }[] | undefined) ?? [];
     const files = new Map<string, string>();
     const steps = new Map<string, number>();
     const listing = new Map<string, string[]>();
@@ -109,10 +115,63 @@ export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "
             const l = listing.get(host) ?? [];
             l.push(`unit ${String(inputs.unit)}: enabled=${String(inputs.enabled)} active=${String(inputs.active)}`);
             listing.set(host, l);
+        } else if (r.type === "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild") {
+            const build = r.name.replace(/-build$/, "");
+            const on = hostBuilds.find((b) => b.name === build)?.host ?? hosts[0];
+            const script = String(r.inputs.script === undefined ? "" : unwrapSecret(r.inputs.script));
+            const argv = Buffer.from(/export BUILDCTL_ARGS_B64='([^']*)'/.exec(script)?.[1] ?? "", "base64")
+                .toString("utf8")
+                .split("\0");
+            const body =
+                isSecretValue(r.inputs.script) && secretKeys.includes("buildSecrets") && script.includes("K3S_BUILDKIT_SECRET_")
+                    ? `# This script carries a secret: ${SECRET}\n`
+                    : `${script}receive_context <<'K3S_BUILDKIT_CONTEXT'\n# (the context: a base64 tar of ${String(inputs.contextHash).slice(0, 12)}…)\nK3S_BUILDKIT_CONTEXT\nrun_build\n`;
+            files.set(
+                `hosts/${on}/builds/${build}.sh`,
+                `#!/usr/bin/env bash\n# ${r.name}: fed on stdin to the runner, like the steps\n${body}`,
+            );
+            files.set(
+                `builds/${build}.sh`,
+                `#!/usr/bin/env bash\n# Host build ${build} on ${on} (context sha256 ${String(inputs.contextHash)}), into k3s's containerd as ${(inputs.images as string[]).join(", ")}:\nbuildctl ${shellWords(argv)}\n`,
+            );
         } else if (r.type.startsWith("kubernetes:")) {
-            const m = inputs as { kind: string; metadata: { name: string } };
+            const m = inputs as { kind: string; metadata: { name: string; labels?: Record<string, string> } };
             files.set(`cluster/${m.kind}-${m.metadata.name}.yaml`, stringify(inputs));
+            if (m.kind === "Job") {
+                const command = (r.inputs.spec as { template: { spec: { containers: { command: string[] }[] } } }).template.spec
+                    .containers[0].command;
+                const build = m.metadata.labels?.["app.kubernetes.io/instance"] ?? m.metadata.name;
+                files.set(
+                    `builds/${build}.sh`,
+                    `#!/usr/bin/env bash\n# In-cluster build ${build}: Job ${m.metadata.name} runs (then copies the metadata to its termination message):\nbuildctl ${shellWords(command.slice(4))}\n`,
+                );
+            }
         }
+    }
+    const daemon = recorded.find((r) => r.type === "k3s-buildkit:cluster:BuildkitDaemon");
+    if (hosts.length > 0 || daemon !== undefined) {
+        const lines = [
+            "#!/usr/bin/env bash",
+            "# Disk hygiene (seed 003): what the build caches hold, and pruning what is older than a week.",
+        ];
+        if (hosts.length > 0) {
+            const h = hygieneArgs({ addr: BUILDKIT_ADDRESS });
+            lines.push(
+                `# On a host (sudo), against the host daemon (k3s's containerd):`,
+                `buildctl ${shellWords(h.du)}`,
+                `buildctl ${shellWords(h.prune)}`,
+            );
+        }
+        if (daemon !== undefined) {
+            const ns = (values.cluster as { namespace?: string } | undefined)?.namespace ?? "buildkit";
+            const h = hygieneArgs({ addr: `kube-pod://buildkitd-0?namespace=${ns}` });
+            lines.push(
+                `# Against the in-cluster daemon (replica 0; repeat per replica), with a kubeconfig:`,
+                `buildctl ${shellWords(h.du)}`,
+                `buildctl ${shellWords(h.prune)}`,
+            );
+        }
+        files.set("builds/hygiene.sh", `${lines.join("\n")}\n`);
     }
     for (const [host, l] of listing) files.set(`hosts/${host}/files.txt`, `${l.join("\n")}\n`);
     files.set(

@@ -3,7 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, DEFAULT_VERSIONS, parseConfig, type RawConfig } from "../../components/config";
+import { join } from "node:path";
+import { checkContextDirs, ConfigError, DEFAULT_VERSIONS, parseConfig, type RawConfig } from "../../components/config";
 import { formatIssue } from "../../components/schema";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -543,5 +544,22 @@ describe("parseConfig: every rule, exact messages", () => {
             { path: "b[0]", message: "y" },
         ]);
         assert.equal(e.message, "invalid stack config (2 problems); nothing was changed:\n  - a: x\n  - b[0]: y");
+    });
+});
+
+describe("host build directories", () => {
+    it("a missing directory is reported with its key and where it was looked for; an existing one passes", () => {
+        const hostBuilds = [
+            { context: { dir: "examples/devcontainer" } },
+            { context: { dir: "no/such/dir" } },
+            { context: { files: { Dockerfile: "FROM scratch" } } },
+        ] as never;
+        const root = join(__dirname, "../..");
+        assert.deepEqual(checkContextDirs({ hostBuilds }, root), [
+            {
+                path: "hostBuilds[1].context.dir",
+                message: `"no/such/dir" is not a directory (looked at ${root}/no/such/dir); relative paths start at the Pulumi project directory`,
+            },
+        ]);
     });
 });

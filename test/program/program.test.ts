@@ -35,11 +35,14 @@ describe("index.ts under mocks", () => {
             "command:local:Command local-kubeconfig",
             "command:local:Command local-nerdctl-install",
             "command:local:Command local-preflight",
+            "k3s-buildkit:build:HostImageBuild devcontainer",
+            "k3s-buildkit:build:HostImageBuild hello",
             "k3s-buildkit:cluster:BuildkitDaemon buildkitd",
             "k3s-buildkit:host:BuildkitHost local",
             "k3s-buildkit:host:Host local",
             "k3s-buildkit:host:K3sNode local",
             "k3s-buildkit:host:Nerdctl local",
+            "kubernetes:apps/v1:Deployment deployment-default-devcontainer",
             "kubernetes:apps/v1:StatefulSet buildkitd-statefulset",
             "kubernetes:core/v1:ConfigMap buildkitd-config",
             "kubernetes:core/v1:Namespace buildkitd-namespace",
@@ -48,6 +51,8 @@ describe("index.ts under mocks", () => {
             "kubernetes:core/v1:Secret buildkitd-server-tls",
             "kubernetes:core/v1:Service buildkitd-headless",
             "kubernetes:core/v1:Service buildkitd-service",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild devcontainer-build",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild hello-build",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-service-unit",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-socket-unit",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkitd-toml",
@@ -173,7 +178,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 39);
+        assert.equal(recorded.length, 44);
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

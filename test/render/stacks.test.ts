@@ -39,11 +39,14 @@ function lint(files: Map<string, string>, dir: string): void {
 async function validateManifests(files: Map<string, string>): Promise<number> {
     const v1 = await import("kubernetes-models/v1");
     const apps = await import("kubernetes-models/apps/v1");
+    const batch = await import("kubernetes-models/batch/v1");
     const models = {
         Namespace: v1.Namespace,
         ConfigMap: v1.ConfigMap,
         Service: v1.Service,
         StatefulSet: apps.StatefulSet,
+        Deployment: apps.Deployment,
+        Job: batch.Job,
     } as unknown as Record<string, new (o: unknown) => { validate(): void }>;
     let n = 0;
     for (const [path, text] of files) {
@@ -78,8 +81,25 @@ describe("npm run render", () => {
         assert.equal(files.get("hosts/local/files/etc/rancher/k3s/config.yaml"), SECRET);
         assert.match(files.get("hosts/local/files/etc/buildkit/buildkitd.toml") ?? "", /^\[worker\.containerd\]$/m);
         assert.match(files.get("resources.txt") ?? "", /^command:local:Command local-k3s-install parent=local dependsOn=local-preflight$/m);
+        assert.deepEqual([...files.keys()].filter((f) => f.includes("builds/")).sort(), [
+            "builds/devcontainer.sh",
+            "builds/hello.sh",
+            "builds/hygiene.sh",
+            "hosts/local/builds/devcontainer.sh",
+            "hosts/local/builds/hello.sh",
+        ]);
+        assert.match(
+            files.get("builds/hello.sh") ?? "",
+            /^buildctl --addr unix:\/\/\/run\/buildkit\/buildkitd\.sock build --progress plain --frontend dockerfile\.v0 --local context=\/var\/lib\/k3s-buildkit\/host-builds\/hello\/context --local dockerfile=\/var\/lib\/k3s-buildkit\/host-builds\/hello\/context --output type=image,name=docker\.io\/library\/hello:dev,push=false,unpack=true --metadata-file \/var\/lib\/k3s-buildkit\/host-builds\/hello\/metadata\.json$/m,
+        );
+        assert.match(files.get("hosts/local/builds/devcontainer.sh") ?? "", /^receive_context <<'K3S_BUILDKIT_CONTEXT'$/m);
+        const dep = parse(files.get("cluster/Deployment-devcontainer.yaml") ?? "") as {
+            spec: { template: { spec: { containers: { image: string; imagePullPolicy: string }[] } } };
+        };
+        assert.match(dep.spec.template.spec.containers[0].image, /^docker\.io\/library\/devcontainer@sha256:[0-9a-f]{64}$/);
+        assert.equal(dep.spec.template.spec.containers[0].imagePullPolicy, "Never");
         lint(files, dir);
-        assert.equal(await validateManifests(files), 5);
+        assert.equal(await validateManifests(files), 6);
     });
 
     it("HA example: 3 servers joining the first, 2 agents, China mirrors, rootless daemon; secrets never shown", async () => {
@@ -102,7 +122,12 @@ describe("npm run render", () => {
         assert.equal(sts.spec.replicas, 2);
         assert.equal(sts.spec.template.spec.containers[0].image, "registry.example.cn/moby/buildkit:v0.33.1-rootless");
         for (const [f, text] of files) assert.ok(!text.includes("REPLACE-with-pulumi-config-set-secret"), `${f} shows a secret`);
+        assert.match(
+            files.get("builds/api.sh") ?? "",
+            /--opt 'context=https:\/\/git\.example\.cn\/platform\/api\.git#4f2a9c1e0b7d:services\/api' --opt target=runtime --opt build-arg:GOPROXY=https:\/\/goproxy\.cn,direct --opt platform=linux\/amd64,linux\/arm64 --secret id=GIT_AUTH_TOKEN,src=\/run\/build-secrets\/git --output type=image,name=registry\.example\.cn\/platform\/api:4f2a9c1e0b7d,push=true --export-cache type=registry,ref=registry\.example\.cn\/platform\/api:buildcache,mode=max,ignore-error=true,image-manifest=true,oci-mediatypes=true /,
+        );
+        assert.equal(files.get("cluster/Secret-build-api-04b3c7dbeb-secrets.yaml")?.includes(SECRET), true);
         lint(files, dir);
-        assert.equal(await validateManifests(files), 5);
+        assert.equal(await validateManifests(files), 8);
     });
 });
