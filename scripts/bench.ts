@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: measures the program offline (under Pulumi's mocks) and prints a Markdown table:
- * evaluation time and peak memory by number of hosts (each size in its own process), resources and
+ * evaluation time and peak memory by number of hosts and of builds (each size in its own process), resources and
  * remote commands per host on a fresh install, the longest chain of remote commands (the critical path
- * of a fresh `up`), inputs changed by a re-run with no change, and the blast radius of typical changes.
+ * of a fresh `up`), inputs changed by a re-run with no change, and the blast radius of typical changes,
+ * including one build's context and, for builds, how many builds would run.
  * Copy the output into docs/benchmarks.md with the machine it ran on.
  */
 import { execFileSync } from "node:child_process";
@@ -55,17 +56,29 @@ function criticalPath(rs: RecordedWithDeps[]): { length: number; chain: string[]
     return best;
 }
 
-async function measureChild(n: number): Promise<{ ms: number; rssMiB: number; resources: number }> {
-    const out = execFileSync(process.execPath, ["--import", "tsx", __filename, "--child", String(n)], {
+/** One local host and `n` in-cluster builds with inline contexts (distinct Dockerfiles). */
+export function buildStack(n: number, change?: number): Record<string, unknown> {
+    return {
+        hosts: [{ name: "local", connection: "local" }],
+        builds: Array.from({ length: n }, (_, i) => ({
+            name: `app-${i}`,
+            context: { files: { Dockerfile: `FROM alpine\nRUN <<EOT\necho ${i}${i === change ? " changed" : ""} > /v\nEOT\n` } },
+            tags: [`registry.example.com/team/app-${i}:1`],
+        })),
+    };
+}
+
+async function measureChild(kind: "hosts" | "builds", n: number): Promise<{ ms: number; rssMiB: number; resources: number }> {
+    const out = execFileSync(process.execPath, ["--import", "tsx", __filename, "--child", kind, String(n)], {
         encoding: "utf8",
         maxBuffer: 1 << 26,
     });
     return JSON.parse(out.trim().split("\n").pop() ?? "{}") as { ms: number; rssMiB: number; resources: number };
 }
 
-async function child(n: number): Promise<void> {
+async function child(kind: string, n: number): Promise<void> {
     const start = process.hrtime.bigint();
-    const { recorded } = await runPlatform(benchStack(n), ["sshPrivateKey"]);
+    const { recorded } = kind === "builds" ? await runPlatform(buildStack(n)) : await runPlatform(benchStack(n), ["sshPrivateKey"]);
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     const rssMiB = process.resourceUsage().maxRSS / 1024;
     console.log(JSON.stringify({ ms: Math.round(ms), rssMiB: Math.round(rssMiB), resources: recorded.length }));
@@ -79,10 +92,14 @@ async function main(): Promise<void> {
         `Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
         "",
     );
-    rows.push("| Program evaluation (mocks) | hosts | resources | time | peak RSS |", "| --- | --- | --- | --- | --- |");
+    rows.push("| Program evaluation (mocks) | size | resources | time | peak RSS |", "| --- | --- | --- | --- | --- |");
     for (const n of [1, 10, 100]) {
-        const m = await measureChild(n);
-        rows.push(`| fresh evaluation | ${n} | ${m.resources} | ${m.ms} ms | ${m.rssMiB} MiB |`);
+        const m = await measureChild("hosts", n);
+        rows.push(`| fresh evaluation | ${n} host${n === 1 ? "" : "s"} | ${m.resources} | ${m.ms} ms | ${m.rssMiB} MiB |`);
+    }
+    for (const n of [1, 50, 200]) {
+        const m = await measureChild("builds", n);
+        rows.push(`| fresh evaluation | 1 host, ${n} build${n === 1 ? "" : "s"} | ${m.resources} | ${m.ms} ms | ${m.rssMiB} MiB |`);
     }
     rows.push("", "| Measure | Value |", "| --- | --- |");
     const { recorded } = await runPlatform(benchStack(2, { cluster: { enabled: false } }), ["sshPrivateKey"]);
@@ -113,12 +130,29 @@ async function main(): Promise<void> {
     }
     const grown = await run({ ...base, hosts: [...(base.hosts as unknown[]), { name: "agent-2", role: "agent", address: "10.0.0.9" }] });
     line("blast radius: adding an agent", count(diffRuns(a, grown)));
-    line("builds (1/50/200) and a build's context", "not measured: builds are not implemented yet (issue 6)");
+    const b0 = (await runPlatform(buildStack(50))).recorded;
+    const rebuilds = (rs: RecordedWithDeps[]) => {
+        const jobOf = (x: RecordedWithDeps[]) =>
+            new Map(x.filter((r) => r.type.endsWith(":BuildResult")).map((r) => [r.name, String(r.inputs.jobName)]));
+        const before = jobOf(b0);
+        return [...jobOf(rs)].filter(([n, j]) => before.get(n) !== j).length;
+    };
+    const b1 = (await runPlatform(buildStack(50, 7))).recorded;
+    const d1 = diffRuns(b0, b1);
+    line("blast radius: one build's context (of 50 builds)", `${count(d1)} (${d1.changed.join(", ")}); builds run: ${rebuilds(b1)}`);
+    const b2 = (await runPlatform({ ...buildStack(50), buildkit: { version: "v0.33.0" } })).recorded;
+    const d2 = diffRuns(b0, b2);
+    const jobs = d2.changed.filter((n) => n.endsWith("-job")).length;
+    line(
+        "blast radius: BuildKit version (50 builds)",
+        `${count(d2)}: ${d2.changed.length - jobs} host and daemon resources, and ${jobs} Jobs' specs (left alone: ignoreChanges spec); builds run: ${rebuilds(b2)}`,
+    );
+    line("inputs changed by a re-run with no change (50 builds)", count(diffRuns(b0, (await runPlatform(buildStack(50))).recorded)));
     console.log(rows.join("\n"));
     process.exit(0);
 }
 
 if (require.main === module) {
     const i = process.argv.indexOf("--child");
-    void (i >= 0 ? child(Number(process.argv[i + 1])) : main());
+    void (i >= 0 ? child(process.argv[i + 1], Number(process.argv[i + 2])) : main());
 }
