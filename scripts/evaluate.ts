@@ -163,6 +163,8 @@ export async function runProgram(
 export interface RecordedWithDeps extends Recorded {
     readonly parent?: string;
     readonly dependsOn: string[];
+    /** Properties the engine leaves alone on update (`ignoreChanges`). */
+    readonly ignoreChanges: string[];
 }
 
 /** The resource name at the end of a URN. */
@@ -184,7 +186,7 @@ export async function runPlatform(
     const { loadStackConfig } = require("../components/config") as typeof import("../components/config");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { createPlatform } = require("../components/platform") as typeof import("../components/platform");
-    const options = new Map<string, { parent?: pulumi.Resource; dependsOn: pulumi.Resource[] }>();
+    const options = new Map<string, { parent?: pulumi.Resource; dependsOn: pulumi.Resource[]; ignoreChanges: string[] }>();
     const platform = createPlatform(loadStackConfig(), {
         transformations: [
             (a) => {
@@ -192,6 +194,7 @@ export async function runPlatform(
                 options.set(a.name, {
                     parent: a.opts.parent,
                     dependsOn: (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[],
+                    ignoreChanges: a.opts.ignoreChanges ?? [],
                 });
                 return undefined;
             },
@@ -207,6 +210,7 @@ export async function runPlatform(
             ...r,
             ...(parent === undefined ? {} : { parent }),
             dependsOn: (await Promise.all((o?.dependsOn ?? []).map(nameOf))).sort(),
+            ignoreChanges: o?.ignoreChanges ?? [],
         });
     }
     return { recorded: withDeps, platform };

@@ -70,6 +70,7 @@ describe("in-cluster build (ImageBuild)", () => {
             annotations: { "pulumi.com/skipAwait": "true" },
         });
         assert.deepEqual(job.dependsOn, ["buildkitd", "hello-context", "hello-secrets"]);
+        assert.deepEqual(job.ignoreChanges, ["spec"], "a built image is not rebuilt for a spec change the name does not carry");
         for (const n of ["hello-job", "hello-context", "hello-secrets"]) assert.match(byName(recorded, n).provider ?? "", /::cluster::/);
         assert.deepEqual(byName(recorded, "hello-context").inputs.metadata, {
             name: `${expectedJob}-context`,
