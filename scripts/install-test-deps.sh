@@ -9,4 +9,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
-  openssh-client shellcheck systemd systemd-container debootstrap debian-archive-keyring tar ca-certificates
+  openssh-client shellcheck systemd systemd-container debootstrap debian-archive-keyring tar ca-certificates openssl
