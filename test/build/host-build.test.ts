@@ -115,10 +115,10 @@ describe("HostBuild provider (local connection, fixture buildctl and ctr)", () =
         const i = inputs(dir, buildDir);
         const progress: string[] = [];
         const write = process.stderr.write.bind(process.stderr);
-        process.stderr.write = ((chunk: string) => (progress.push(String(chunk)), true)) as typeof process.stderr.write;
+        process.stderr.write = (chunk: string) => (progress.push(String(chunk)), true);
         let created;
         try {
-            created = await hostBuildProvider.create!(i);
+            created = await hostBuildProvider.create(i);
         } finally {
             process.stderr.write = write;
         }
@@ -147,14 +147,14 @@ describe("HostBuild provider (local connection, fixture buildctl and ctr)", () =
         process.env.FAIL_BUILD = "1";
         try {
             await assert.rejects(
-                hostBuildProvider.create!(i),
+                hostBuildProvider.create(i),
                 /^TransportError: local: host image build failed with exit code 1:\n(?:.|\n)*#3 ERROR: failed to solve: process did not complete successfully$/,
             );
         } finally {
             delete process.env.FAIL_BUILD;
         }
         writeFileSync(join(dir, "run.sh"), "echo changed\n");
-        await assert.rejects(hostBuildProvider.create!(i), /changed after the program read it .*; run pulumi up again/);
+        await assert.rejects(hostBuildProvider.create(i), /changed after the program read it .*; run pulumi up again/);
     });
 
     it("read reports the image present, gone (drift), or keeps the state when containerd cannot be asked; delete removes its names", async () => {
