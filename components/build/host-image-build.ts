@@ -15,7 +15,7 @@ import { K3S_CONTAINERD_SOCKET } from "../render/buildkitd-toml";
 import { type BuildctlBuild, buildctlArgs } from "./buildctl";
 import { contextHash, inlineEntries, walkContext } from "./context";
 import { HOST_BUILD_PROVIDER_VERSION, type HostBuildInputs, hostBuildProvider } from "./host-build-provider";
-import { contextSource, registryOf } from "./job-spec";
+import { contextSource, insecureRegistry, registryOf } from "./job-spec";
 
 export type HostBuildConfig = ResolvedConfig["hostBuilds"][number];
 
@@ -35,12 +35,7 @@ export function normalizeImageName(ref: string): string {
 /** The buildctl build a host runs: unix socket, context dirs under {@link hostBuildDir}, image output unpacked for k3s. */
 export function hostBuildctl(b: HostBuildConfig, registries: ResolvedConfig["registries"]): BuildctlBuild {
     const dir = hostBuildDir(b.name);
-    const insecure =
-        b.push &&
-        b.tags.some((t) => {
-            const r = registries[registryOf(t)] as ResolvedConfig["registries"][string] | undefined;
-            return r !== undefined && (r.http || r.insecure);
-        });
+    const insecure = b.push && b.tags.some((t) => insecureRegistry(registries, t));
     return {
         connection: { addr: BUILDKIT_ADDRESS },
         context: contextSource(b, { context: `${dir}/context`, dockerfile: `${dir}/dockerfile` }),

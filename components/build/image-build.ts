@@ -10,7 +10,17 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedConfig } from "../config";
 import { buildctlArgs } from "./buildctl";
 import { BUILD_RESULT_PROVIDER_VERSION, buildResultProvider } from "./build-result-provider";
-import { type BuildConfig, buildLabels, contextFiles, definitionHash, jobBuildctl, jobName, jobSpec, replicaIndex } from "./job-spec";
+import {
+    type BuildConfig,
+    buildLabels,
+    buildSecretIds,
+    contextFiles,
+    definitionHash,
+    jobBuildctl,
+    jobName,
+    jobSpec,
+    replicaIndex,
+} from "./job-spec";
 
 export interface ImageBuildArgs {
     /** Kubernetes provider of the cluster the daemon runs in. */
@@ -100,9 +110,7 @@ export class ImageBuild extends pulumi.ComponentResource {
                 ),
             );
         }
-        const secretIds = [
-            ...new Set([...b.secrets, ...(b.context.gitTokenSecret === undefined ? [] : [b.context.gitTokenSecret])]),
-        ].sort();
+        const secretIds = buildSecretIds(b);
         const secretsName = `${this.jobName}-secrets`;
         if (secretIds.length > 0) {
             deps.push(

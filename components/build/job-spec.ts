@@ -76,7 +76,7 @@ export function registryOf(ref: string): string {
 }
 
 /** Plain-HTTP or self-signed: pushes to it need `registry.insecure=true`. */
-const insecureRegistry = (registries: Registries, ref: string) => {
+export const insecureRegistry = (registries: Registries, ref: string) => {
     const r = registries[registryOf(ref)] as Registries[string] | undefined;
     return r !== undefined && (r.http || r.insecure);
 };
@@ -129,6 +129,11 @@ export function contextSource(
         return { kind: "local", dir: dirs.context, dockerfileDir: inlineDockerfile ?? dirs.context };
     const url = b.context.git !== undefined ? gitContextUrl(b.context) : (b.context.url ?? "");
     return { kind: "remote", url, ...(inlineDockerfile === undefined ? {} : { dockerfileDir: inlineDockerfile }) };
+}
+
+/** The ids of `buildSecrets` a build reads: its `secrets` and its git token, sorted. */
+export function buildSecretIds(b: Pick<BuildConfig, "secrets" | "context">): string[] {
+    return [...new Set([...b.secrets, ...(b.context.gitTokenSecret === undefined ? [] : [b.context.gitTokenSecret])])].sort();
 }
 
 /** The buildctl build a Job runs: against replica `replica` over mutual TLS, metadata to {@link JOB_PATHS.metadata}. */
@@ -206,7 +211,7 @@ export function jobSpec(i: JobSpecInputs): k8s.types.input.batch.v1.JobSpec {
     const hash = definitionHash(b);
     const argv = buildctlArgs(jobBuildctl(b, i.registries, i.namespace, replicaIndex(hash, i.replicas)));
     const files = contextFiles(b);
-    const secretIds = [...new Set([...b.secrets, ...(b.context.gitTokenSecret === undefined ? [] : [b.context.gitTokenSecret])])].sort();
+    const secretIds = buildSecretIds(b);
     const volumes: k8s.types.input.core.v1.Volume[] = [
         { name: "client-tls", secret: { secretName: i.clientTlsSecretName, defaultMode: 0o440 } },
         {
