@@ -174,10 +174,9 @@ export const buildResultProvider: pulumi.dynamic.ResourceProvider<BuildResultInp
         });
         return { id: `${inputs.namespace}/${inputs.jobName}`, outs: { ...inputs, ...result, present: true } };
     },
-    async update(_id, _olds, news) {
-        // Only the provider version or the kubeconfig changed: the build is the same one.
-        const prior = _olds;
-        return { outs: { ...prior, ...news } };
+    async update(_id, olds, news) {
+        // Only the provider version, the kubeconfig or the tags' display changed: the build is the same one.
+        return { outs: { ...olds, ...news } };
     },
     async read(id, props) {
         if (props === undefined) return { id };
