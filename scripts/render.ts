@@ -122,10 +122,9 @@ export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "
             const argv = Buffer.from(/export BUILDCTL_ARGS_B64='([^']*)'/.exec(script)?.[1] ?? "", "base64")
                 .toString("utf8")
                 .split("\0");
-            const body =
-                isSecretValue(r.inputs.script) && secretKeys.includes("buildSecrets") && script.includes("K3S_BUILDKIT_SECRET_")
-                    ? `# This script carries a secret: ${SECRET}\n`
-                    : `${script}receive_context <<'K3S_BUILDKIT_CONTEXT'\n# (the context: a base64 tar of ${String(inputs.contextHash).slice(0, 12)}…)\nK3S_BUILDKIT_CONTEXT\nrun_build\n`;
+            const body = script.includes("K3S_BUILDKIT_SECRET_")
+                ? `# This script carries a secret: ${SECRET}\n`
+                : `${script}receive_context <<'K3S_BUILDKIT_CONTEXT'\n# (the context: a base64 tar of ${String(inputs.contextHash).slice(0, 12)}…)\nK3S_BUILDKIT_CONTEXT\nrun_build\n`;
             files.set(
                 `hosts/${on}/builds/${build}.sh`,
                 `#!/usr/bin/env bash\n# ${r.name}: fed on stdin to the runner, like the steps\n${body}`,

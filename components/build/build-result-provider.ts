@@ -6,7 +6,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { imageRefFromMetadata, type BuildMetadata } from "./buildctl";
-import { followLog, type KubeAccess, kubeAccess, kubeGet } from "./kube-client";
+import { followLog, type KubeAccess, kubeAccess, kubeGet, kubeGetText } from "./kube-client";
 
 /** Bump when the provider's code changes (its code is serialized into state). */
 export const BUILD_RESULT_PROVIDER_VERSION = "1";
@@ -82,9 +82,7 @@ async function logTail(a: KubeAccess, ns: string, pod: Pod | undefined): Promise
     if (pod === undefined) return "(no pod was started)";
     const message = terminated(pod)?.message?.trim();
     if (message !== undefined && message !== "") return message;
-    const log = await kubeGet<string>(a, logPath(ns, pod.metadata.name, "tailLines=50")).catch(
-        (e: Error) => `(log unavailable: ${e.message})`,
-    );
+    const log = await kubeGetText(a, logPath(ns, pod.metadata.name, "tailLines=50")).catch((e: Error) => `(log unavailable: ${e.message})`);
     return (log ?? "(no log)").trim();
 }
 

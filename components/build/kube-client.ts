@@ -103,8 +103,8 @@ function open(a: KubeAccess, path: string, onData: (chunk: Buffer) => void, time
     });
 }
 
-/** GET a path; undefined on 404, a {@link KubeError} on any other non-2xx. */
-export async function kubeGet<T>(a: KubeAccess, path: string, timeoutMs = 30_000): Promise<T | undefined> {
+/** GET a path's body as text; undefined on 404, a {@link KubeError} naming the status on any other non-2xx. */
+export async function kubeGetText(a: KubeAccess, path: string, timeoutMs = 30_000): Promise<string | undefined> {
     const chunks: Buffer[] = [];
     const status = await open(a, path, (c) => chunks.push(c), timeoutMs);
     const body = Buffer.concat(chunks).toString("utf8");
@@ -118,7 +118,13 @@ export async function kubeGet<T>(a: KubeAccess, path: string, timeoutMs = 30_000
         }
         throw new KubeError(`GET ${path}: ${status} ${message.trim()}`, status);
     }
-    return (path.includes("/log") ? body : JSON.parse(body)) as T;
+    return body;
+}
+
+/** GET a path as JSON; undefined on 404. */
+export async function kubeGet<T>(a: KubeAccess, path: string, timeoutMs = 30_000): Promise<T | undefined> {
+    const body = await kubeGetText(a, path, timeoutMs);
+    return body === undefined ? undefined : (JSON.parse(body) as T);
 }
 
 /** Follows a pod's log, calling `onLine` per line, until the stream ends (the container exits) or `timeoutMs`. */

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -129,5 +129,29 @@ describe("npm run render", () => {
         assert.equal(files.get("cluster/Secret-build-api-04b3c7dbeb-secrets.yaml")?.includes(SECRET), true);
         lint(files, dir);
         assert.equal(await validateManifests(files), 8);
+    });
+});
+
+describe("npm run render: a host build with a build secret", () => {
+    it("shows its buildctl line but not the script that carries the secret", async () => {
+        const stack = join(out, "Pulumi.secret-build.yaml");
+        writeFileSync(
+            stack,
+            `config:
+  k3s-buildkit:hosts: [{ name: local, connection: local }]
+  k3s-buildkit:hostBuilds:
+    - { name: app, context: { files: { Dockerfile: "FROM scratch" } }, secrets: [npm], tags: ["app:1"] }
+  k3s-buildkit:buildSecrets:
+    npm:
+      secure: REPLACE-with-pulumi-config-set-secret
+`,
+        );
+        const files = await renderStack(stack);
+        assert.equal(
+            files.get("hosts/local/builds/app.sh"),
+            `#!/usr/bin/env bash\n# app-build: fed on stdin to the runner, like the steps\n# This script carries a secret: ${SECRET}\n`,
+        );
+        assert.match(files.get("builds/app.sh") ?? "", /--secret id=npm,env=K3S_BUILDKIT_SECRET_npm /);
+        for (const [f, text] of files) assert.ok(!text.includes("REPLACE-with-pulumi-config-set-secret"), `${f} shows a secret`);
     });
 });
