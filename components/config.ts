@@ -2,20 +2,104 @@
  * The stack config: its schema (the single source for validation, defaults, types and the README's
  * config reference), the pure parser, and the one impure function that reads Pulumi config.
  */
-import { statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { isIP } from "node:net";
 import { resolve as resolvePath } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { arr, bool, ConfigIssue, formatIssue, Infer, int, json, map, obj, optional, parseField, str, unknownKeyMessage } from "./schema";
+import { parse as parseYaml } from "yaml";
+import {
+    arr,
+    bool,
+    ConfigIssue,
+    formatIssue,
+    Infer,
+    int,
+    joinPath,
+    json,
+    map,
+    MAX_LENGTH,
+    obj,
+    optional,
+    parseField,
+    quoteValue,
+    str,
+    unknownKeyMessage,
+} from "./schema";
 
 /** The Pulumi project name; stack config keys are `k3s-buildkit:<key>`. */
 export const PROJECT = "k3s-buildkit";
 
 // ---- reusable field shapes --------------------------------------------------------------------
 
-const HOSTNAME_OR_IP = {
-    regex: /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[?[0-9A-Fa-f:.]+\]?)$/,
-    expected: "a DNS name or an IP address (like 10.0.0.5 or build-1.example.com)",
-};
+/** A DNS name: labels of letters, digits and inner '-', 253 characters at most. Linear: labels are split by a literal '.'. */
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** An IPv4 or IPv6 address (IPv6 optionally in brackets), or a DNS name that does not look like a broken IPv4 address. */
+export function isHostOrIp(value: string): boolean {
+    const bare = value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
+    if (isIP(bare) !== 0) return bare === value || isIP(bare) === 6;
+    return bare === value && DNS_NAME.test(value) && !/^[0-9.]+$/.test(value);
+}
+
+/** A string field holding a DNS name or an IP address. */
+function hostOrIp(description: string) {
+    return str({
+        description,
+        maxLength: 255,
+        check: (v) =>
+            isHostOrIp(v) ? undefined : `expected a DNS name or an IP address (like 10.0.0.5 or build-1.example.com); got ${quoteValue(v)}`,
+    });
+}
+
+/**
+ * Directories (and everything below them) that belong to the operating system: a data directory there
+ * would have the system's files deleted with it.
+ */
+const SYSTEM_TREES = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr"];
+/** Directories that hold other things than ours: refused themselves (a directory below them is fine). */
+const SYSTEM_DIRS = [
+    "/",
+    "/home",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/root",
+    "/srv",
+    "/tmp",
+    "/var",
+    "/var/cache",
+    "/var/lib",
+    "/var/log",
+    "/var/tmp",
+];
+
+/** Why `value` is not a normalized absolute path of plain characters, or undefined. */
+export function absolutePathProblem(value: string): string | undefined {
+    if (!/^\/[A-Za-z0-9._+@/-]*$/.test(value)) {
+        return `expected an absolute path of plain characters (A-Z a-z 0-9 . _ + @ - /), like /data/k3s; got ${quoteValue(value)}`;
+    }
+    const segments = value.split("/").slice(1);
+    if (value !== "/" && segments.some((s) => s === "" || s === "." || s === "..")) {
+        return `must be a normalized absolute path (no "." or ".." segments, no doubled or trailing "/"), like /data/k3s; got ${quoteValue(value)}`;
+    }
+    return undefined;
+}
+
+/** Why `dir` may not be a directory this program owns (removed on destroy, or filled with state), or undefined. */
+export function systemDirectoryProblem(dir: string, why: string): string | undefined {
+    const system = SYSTEM_DIRS.includes(dir) || SYSTEM_TREES.some((t) => dir === t || dir.startsWith(`${t}/`));
+    return system ? `${JSON.stringify(dir)} is a system directory (${why}); use a directory of its own, like /data/k3s` : undefined;
+}
+
+/** An absolute, normalized path; `ownedBecause` (for directories this program owns) also refuses system directories. */
+function absolutePath(o: { description: string; default?: string; ownedBecause?: string }) {
+    return str({
+        description: o.description,
+        ...(o.default === undefined ? {} : { default: o.default }),
+        check: (v) => absolutePathProblem(v) ?? (o.ownedBecause === undefined ? undefined : systemDirectoryProblem(v, o.ownedBecause)),
+    });
+}
+
 const HOST_NAME = {
     regex: /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/,
     expected: "a lowercase DNS label of at most 40 characters (a-z, 0-9, '-'), like \"server-1\"",
@@ -28,17 +112,13 @@ const HOST_KEY = {
     regex: /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,3}$/,
     expected: 'an OpenSSH public host key line like "ssh-ed25519 AAAAC3Nza…" (from ssh-keyscan, without the host name)',
 };
-const ABSOLUTE_PATH = {
-    regex: /^\/(?:[A-Za-z0-9._+@-]+\/?)*$/,
-    expected: "an absolute path of plain characters (A-Z a-z 0-9 . _ + @ - /), like /data/k3s",
-};
 const HTTP_URL = {
-    regex: /^https?:\/\/[^\s'"`$\\]+$/,
+    regex: /^https?:\/\/[A-Za-z0-9[][^\s'"`$\\]*$/,
     expected: "an http:// or https:// URL without spaces, quotes, '$' or backslashes",
 };
 const SHA256 = { regex: /^[0-9a-f]{64}$/, expected: "a sha256 checksum: 64 lowercase hex digits" };
 const REGISTRY_HOST = {
-    regex: /^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/,
+    regex: /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?$/,
     expected: 'a registry host, optionally with a port, like "docker.io" or "10.0.0.9:5000"',
 };
 const PLATFORM = {
@@ -62,7 +142,7 @@ export const DEFAULT_VERSIONS = {
 
 const bastion = obj(
     {
-        address: str({ description: "Bastion host address.", pattern: HOSTNAME_OR_IP }),
+        address: hostOrIp("Bastion host address."),
         port: int({ description: "Bastion SSH port.", default: 22, min: 1, max: 65535 }),
         user: str({ description: "Bastion SSH user.", default: "root", pattern: UNIX_USER }),
         hostKey: optional(str({ description: "Pinned bastion host key.", pattern: HOST_KEY })),
@@ -79,7 +159,7 @@ const host = obj(
             enum: ["ssh", "local"] as const,
             default: "ssh",
         }),
-        address: optional(str({ description: "IP address or DNS name to SSH to (ssh hosts only).", pattern: HOSTNAME_OR_IP })),
+        address: optional(hostOrIp("IP address or DNS name to SSH to (ssh hosts only).")),
         port: optional(int({ description: "SSH port (default: sshPort).", min: 1, max: 65535 })),
         user: optional(str({ description: "SSH user (default: sshUser).", pattern: UNIX_USER })),
         sudo: optional(
@@ -98,11 +178,9 @@ const host = obj(
         }),
         dialTimeoutSeconds: int({ description: "Seconds per SSH connection attempt.", default: 15, min: 1, max: 600 }),
         apiAddress: optional(
-            str({
-                description:
-                    "Address other nodes and the kubeconfig use to reach this server's API (default: address; 127.0.0.1 for a local host).",
-                pattern: HOSTNAME_OR_IP,
-            }),
+            hostOrIp(
+                "Address other nodes and the kubeconfig use to reach this server's API (default: address; 127.0.0.1 for a local host).",
+            ),
         ),
     },
     { description: "A machine to manage." },
@@ -125,7 +203,11 @@ const k3s = obj(
             default: "https://github.com/k3s-io/k3s/releases/download",
             pattern: HTTP_URL,
         }),
-        dataDir: str({ description: "k3s data directory (--data-dir).", default: "/data/k3s", pattern: ABSOLUTE_PATH }),
+        dataDir: absolutePath({
+            description: "k3s data directory (--data-dir).",
+            default: "/data/k3s",
+            ownedBecause: "destroy runs k3s's uninstall, which deletes the data directory and everything in it",
+        }),
         disable: arr(
             str({
                 description: "A packaged component to disable.",
@@ -145,9 +227,8 @@ const k3s = obj(
                     }),
                 ),
                 imagesPath: optional(
-                    str({
+                    absolutePath({
                         description: "Path of the air-gap images tarball on the machine that runs Pulumi (copied to each host).",
-                        pattern: ABSOLUTE_PATH,
                     }),
                 ),
             },
@@ -158,7 +239,7 @@ const k3s = obj(
             },
         ),
         readyTimeoutSeconds: int({ description: "How long to wait for a node to become Ready.", default: 300, min: 10, max: 3600 }),
-        tlsSans: arr(str({ description: "A name or address.", pattern: HOSTNAME_OR_IP }), {
+        tlsSans: arr(hostOrIp("A name or address."), {
             description: "Extra names and addresses for the API server certificate (the server's address is always added).",
             default: [],
         }),
@@ -183,7 +264,11 @@ const buildkit = obj(
             default: {},
             keyPattern: { regex: /^(?:amd64|arm64)$/, expected: '"amd64" or "arm64"' },
         }),
-        root: str({ description: "BuildKit state directory (buildkitd.toml `root`).", default: "/data/buildkit", pattern: ABSOLUTE_PATH }),
+        root: absolutePath({
+            description: "BuildKit state directory (buildkitd.toml `root`).",
+            default: "/data/buildkit",
+            ownedBecause: "BuildKit fills it with its state and garbage-collects it",
+        }),
         containerdNamespace: str({
             description: "containerd namespace BuildKit builds into (k8s.io: images are visible to k3s pods).",
             default: "k8s.io",
@@ -251,7 +336,7 @@ const registry = obj(
         }),
         http: bool({ description: "The registry speaks plain HTTP.", default: false }),
         insecure: bool({ description: "HTTPS with a certificate that is not verified.", default: false }),
-        ca: optional(str({ description: "PEM CA certificate that signs the registry's certificate." })),
+        ca: optional(str({ description: "PEM CA certificate that signs the registry's certificate.", multiline: true, maxLength: 65536 })),
         username: optional(str({ description: "User name; the password goes in the secret registryPasswords." })),
     },
     { description: "Settings for one registry, keyed by its host." },
@@ -313,7 +398,15 @@ const CONTEXT_PATH = {
     regex: /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._+@/-]+$/,
     expected: "a relative path of plain characters inside the context, like docker/Dockerfile (no '..')",
 };
-const SECRET_ID = { regex: /^[A-Za-z0-9_.-]+$/, expected: "a secret id of letters, digits, '_', '.' or '-'" };
+const SECRET_ID = {
+    regex: /^(?!\.\.?$)[A-Za-z0-9_.-]{1,128}$/,
+    expected: "a secret id of letters, digits, '_', '.' or '-' (not \".\" or \"..\"), at most 128 characters",
+};
+/** Build-arg names: BuildKit splits `build-arg:K=V` at the first '=', so a name cannot hold one. */
+const BUILD_ARG_NAME = {
+    regex: /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/,
+    expected: "a build-arg name: a letter or '_', then letters, digits, '_', '.' or '-' (no '='), like HTTP_PROXY",
+};
 const K8S_NAME = { regex: /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, expected: "a Kubernetes name (DNS label)" };
 
 /** Exactly one of the given keys is set. */
@@ -330,10 +423,17 @@ function exactlyOne(keys: readonly string[]): (c: object) => ConfigIssue[] {
 const dockerfileFields = {
     dockerfile: str({ description: "Path of the Dockerfile inside the context.", default: "Dockerfile", pattern: CONTEXT_PATH }),
     dockerfileInline: optional(
-        str({ description: "Dockerfile content given inline (used instead of the context's Dockerfile; no `# syntax=` line needed)." }),
+        str({
+            description: "Dockerfile content given inline (used instead of the context's Dockerfile; no `# syntax=` line needed).",
+            multiline: true,
+        }),
     ),
     target: optional(str({ description: "Dockerfile stage to build.", pattern: { regex: /^[A-Za-z0-9_.-]+$/, expected: "a stage name" } })),
-    buildArgs: map(str({ description: "Value." }), { description: "Build arguments (`--opt build-arg:K=V`).", default: {} }),
+    buildArgs: map(str({ description: "Value.", nonEmpty: false, multiline: true, maxLength: MAX_LENGTH.arg }), {
+        description: "Build arguments (`--opt build-arg:K=V`).",
+        default: {},
+        keyPattern: BUILD_ARG_NAME,
+    }),
     platforms: arr(str({ description: "A platform.", pattern: PLATFORM }), {
         description: "Target platforms, one or many (empty: the daemon's own).",
         default: [],
@@ -364,7 +464,7 @@ const gitContext = {
     ),
 };
 const inlineFiles = optional(
-    map(str({ description: "File content." }), {
+    map(str({ description: "File content.", nonEmpty: false, multiline: true }), {
         description: "Inline files: relative path → content (e.g. a Dockerfile with here-documents).",
         keyPattern: CONTEXT_PATH,
     }),
@@ -475,7 +575,10 @@ const deployment = obj(
         namespace: str({ description: "Namespace (must exist).", default: "default", pattern: K8S_NAME }),
         build: str({ description: "Name of the builds[] or hostBuilds[] entry whose image it runs, by digest.", pattern: HOST_NAME }),
         replicas: int({ description: "Replicas.", default: 1, min: 0, max: 100 }),
-        command: arr(str({ description: "An argument." }), { description: "Container command (empty: the image's).", default: [] }),
+        command: arr(str({ description: "An argument.", nonEmpty: false, multiline: true, maxLength: MAX_LENGTH.arg }), {
+            description: "Container command (empty: the image's).",
+            default: [],
+        }),
     },
     { description: "A Deployment running a built image by digest: a new build rolls it out (seed 000's devcontainer)." },
 );
@@ -485,10 +588,21 @@ export const stackSchema = obj(
     {
         sshUser: str({ description: "Default SSH user for hosts.", default: "root", pattern: UNIX_USER }),
         sshPort: int({ description: "Default SSH port for hosts.", default: 22, min: 1, max: 65535 }),
-        sshPrivateKey: optional(str({ description: "OpenSSH private key used for every SSH host and bastion.", secret: true })),
+        sshPrivateKey: optional(
+            str({
+                description: "OpenSSH private key used for every SSH host and bastion.",
+                secret: true,
+                multiline: true,
+                maxLength: 65536,
+            }),
+        ),
         sshPrivateKeyPassphrase: optional(str({ description: "Passphrase of sshPrivateKey, if it is encrypted.", secret: true })),
         kubeconfig: optional(
-            str({ description: "Bring-your-own cluster: a kubeconfig used instead of a k3s server from hosts.", secret: true }),
+            str({
+                description: "Bring-your-own cluster: a kubeconfig used instead of a k3s server from hosts.",
+                secret: true,
+                multiline: true,
+            }),
         ),
         hosts: arr(host, { description: "Machines to manage: k3s servers and agents.", default: [] }),
         k3s,
@@ -510,7 +624,7 @@ export const stackSchema = obj(
         builds: arr(build, { description: "Image builds run as Kubernetes Jobs.", default: [] }),
         hostBuilds: arr(hostBuild, { description: "Image builds on a host, into k3s's containerd.", default: [] }),
         buildSecrets: optional(
-            map(str({ description: "Secret value." }), {
+            map(str({ description: "Secret value.", multiline: true, maxLength: 65536 }), {
                 description: "Build secrets and git tokens by id (a secret object).",
                 secret: true,
                 keyPattern: SECRET_ID,
@@ -677,7 +791,7 @@ function crossCheck(c: ParsedConfig): ConfigIssue[] {
     issues.push(...checkBuilds(c));
     const passwords: Readonly<Record<string, string>> = c.registryPasswords ?? {};
     for (const [hostName, r] of Object.entries(c.registries)) {
-        if (r.username !== undefined && passwords[hostName] === undefined) {
+        if (r.username !== undefined && !Object.hasOwn(passwords, hostName)) {
             issues.push({
                 path: `registries[${JSON.stringify(hostName)}].username`,
                 message: `has no password; set it with: pulumi config set --secret --path 'registryPasswords["${hostName}"]' …`,
@@ -692,7 +806,7 @@ function crossCheck(c: ParsedConfig): ConfigIssue[] {
         }
     }
     for (const hostName of Object.keys(passwords)) {
-        if (c.registries[hostName]?.username === undefined) {
+        if (!Object.hasOwn(c.registries, hostName) || c.registries[hostName].username === undefined) {
             issues.push({
                 path: `registryPasswords[${JSON.stringify(hostName)}]`,
                 message: `has no matching registries["${hostName}"].username; add the user name there or remove this password`,
@@ -920,6 +1034,41 @@ export function checkContextDirs(c: Pick<ResolvedConfig, "hostBuilds">, baseDir:
     return issues;
 }
 
+/**
+ * Secret keys whose value in the stack file is an object or list with a leaf stored in plain text. Pulumi
+ * marks a whole key secret when any one leaf is `secure:`, so the runtime cannot tell; the stack file can.
+ * Reads the file's `config:` section (`k3s-buildkit:<key>`); never quotes a value.
+ */
+export function plainSecretLeaves(stackFileText: string, stackFile: string): ConfigIssue[] {
+    let doc: unknown;
+    try {
+        doc = parseYaml(stackFileText);
+    } catch {
+        return [{ path: "", message: `${stackFile} is not valid YAML` }];
+    }
+    const config = (doc as { config?: Record<string, unknown> } | null)?.config ?? {};
+    const issues: ConfigIssue[] = [];
+    const visit = (node: unknown, path: string, key: string) => {
+        if (typeof node === "object" && node !== null && !Array.isArray(node)) {
+            const o = node as Record<string, unknown>;
+            if (Object.keys(o).length === 1 && typeof o.secure === "string") return;
+            for (const [k, v] of Object.entries(o)) visit(v, joinPath(path, k), key);
+            return;
+        }
+        if (Array.isArray(node)) {
+            node.forEach((v, i) => visit(v, joinPath(path, i), key));
+            return;
+        }
+        if (node === null || node === undefined) return;
+        issues.push({
+            path,
+            message: `is stored in plain text in ${stackFile}; every value of ${key} must be a secret: pulumi config set --secret --path '${path}' …`,
+        });
+    };
+    for (const key of SECRET_KEYS) visit(config[`${PROJECT}:${key}`], key, key);
+    return issues;
+}
+
 /** `pulumi.runtime.isConfigSecret`: exported by the SDK's runtime but missing from its typings. */
 function isConfigSecret(fullKey: string): boolean {
     const fn = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
@@ -943,7 +1092,9 @@ export function loadStackConfig(): StackConfig {
         if (isConfigSecret(fullKey)) secretKeys.add(key);
     }
     const { config, issues } = parseConfig({ values, secretKeys }, { runningAsRoot: process.getuid?.() === 0 });
-    if (config === undefined) throw new ConfigError(issues);
+    const stackFile = `Pulumi.${pulumi.getStack()}.yaml`;
+    if (existsSync(stackFile)) issues.push(...plainSecretLeaves(readFileSync(stackFile, "utf8"), stackFile));
+    if (config === undefined || issues.length > 0) throw new ConfigError(issues);
     const missing = checkContextDirs(config, process.cwd());
     if (missing.length > 0) throw new ConfigError(missing);
     return toStackConfig(config);

@@ -142,21 +142,40 @@ export function setStackConfig(values: Record<string, unknown>, secretKeys: read
     );
 }
 
-/** Evaluates index.ts afresh (a new module instance) with the given config; returns its exports and the registrations. */
-export async function runProgram(
+/**
+ * Evaluates index.ts afresh (a new module instance) with the given config; returns the registrations, and
+ * its exports or the error it threw (so a test can see what was registered before a failure: nothing).
+ */
+export async function tryProgram(
     values: Record<string, unknown>,
     secretKeys: readonly string[] = [],
     preview = false,
-): Promise<{ recorded: Recorded[]; exports: Record<string, unknown> }> {
+): Promise<{ recorded: Recorded[]; exports?: Record<string, unknown>; error?: Error }> {
     const recorded = await recordingMocks(preview);
     setStackConfig(values, secretKeys);
     for (const key of Object.keys(require.cache)) {
         if (!key.includes("node_modules") && (key.endsWith("/index.ts") || key.includes("/components/"))) delete require.cache[key];
     }
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const exports = require("../index") as Record<string, unknown>;
-    await settle(recorded);
-    return { recorded, exports };
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const exports = require("../index") as Record<string, unknown>;
+        await settle(recorded);
+        return { recorded, exports };
+    } catch (e) {
+        await settle(recorded);
+        return { recorded, error: e as Error };
+    }
+}
+
+/** Evaluates index.ts afresh with the given config; returns its exports and the registrations; throws what it throws. */
+export async function runProgram(
+    values: Record<string, unknown>,
+    secretKeys: readonly string[] = [],
+    preview = false,
+): Promise<{ recorded: Recorded[]; exports: Record<string, unknown> }> {
+    const r = await tryProgram(values, secretKeys, preview);
+    if (r.error !== undefined) throw r.error;
+    return { recorded: r.recorded, exports: r.exports ?? {} };
 }
 
 /** A registration with its options as the program set them: parent and explicit dependencies, by name. */

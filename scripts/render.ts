@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { hygieneArgs } from "../components/build/buildctl";
 import { BUILDKIT_ADDRESS } from "../components/host/buildkit";
-import { shellWords } from "../components/host/shell";
+import { readArgvParams, shellWords } from "../components/host/shell";
 import { PROJECT } from "../components/config";
 import { isSecretValue, type RecordedWithDeps, runPlatform } from "./evaluate";
 
@@ -119,9 +119,7 @@ export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "
             const build = r.name.replace(/-build$/, "");
             const on = hostBuilds.find((b) => b.name === build)?.host ?? hosts[0];
             const script = String(r.inputs.script === undefined ? "" : unwrapSecret(r.inputs.script));
-            const argv = Buffer.from(/export BUILDCTL_ARGS_B64='([^']*)'/.exec(script)?.[1] ?? "", "base64")
-                .toString("utf8")
-                .split("\0");
+            const argv = readArgvParams(script);
             const body = script.includes("K3S_BUILDKIT_SECRET_")
                 ? `# This script carries a secret: ${SECRET}\n`
                 : `${script}receive_context <<'K3S_BUILDKIT_CONTEXT'\n# (the context: a base64 tar of ${String(inputs.contextHash).slice(0, 12)}…)\nK3S_BUILDKIT_CONTEXT\nrun_build\n`;

@@ -22,9 +22,19 @@ export interface ContextEntry {
     readonly linkTarget?: string;
 }
 
+/** One piece of a `.dockerignore` pattern. */
+type Token =
+    | { readonly kind: "char"; readonly test: (c: string) => boolean }
+    /** `*`: any run of characters within one segment. */
+    | { readonly kind: "star" }
+    /** `**` at the end or before anything but `/`: any run of characters. */
+    | { readonly kind: "globstar" }
+    /** `**` + `/`: zero or more whole segments. */
+    | { readonly kind: "segments" };
+
 interface Pattern {
     readonly negate: boolean;
-    readonly regex: RegExp;
+    readonly tokens: readonly Token[];
 }
 
 /** Path cleaning as Go's filepath.Clean does for relative paths. */
@@ -38,36 +48,79 @@ function clean(p: string): string {
     return out.join("/");
 }
 
-function globToRegex(glob: string): string {
-    let re = "";
+/** Compiles a glob into tokens (Docker's rules: `*` and `?` within a segment, `**` across, `[…]` classes, `\\` escapes). */
+function compileGlob(glob: string): Token[] {
+    const tokens: Token[] = [];
     for (let i = 0; i < glob.length; i++) {
         const c = glob[i];
         if (c === "*") {
             if (glob[i + 1] === "*") {
-                // `**/` matches zero or more segments; a trailing `**` matches everything.
                 i++;
                 if (glob[i + 1] === "/") {
                     i++;
-                    re += "(?:.*/)?";
-                } else re += ".*";
-            } else re += "[^/]*";
-        } else if (c === "?") re += "[^/]";
-        else if (c === "[") {
+                    // `**/**/` is `**/`: drop repeats, they match nothing more.
+                    if (tokens.at(-1)?.kind !== "segments") tokens.push({ kind: "segments" });
+                } else tokens.push({ kind: "globstar" });
+            } else if (tokens.at(-1)?.kind !== "star") tokens.push({ kind: "star" });
+        } else if (c === "?") tokens.push({ kind: "char", test: (x) => x !== "/" });
+        else if (c === "[" && glob.indexOf("]", i + 1) > i + 1) {
             const end = glob.indexOf("]", i + 1);
-            if (end < 0) re += "\\[";
-            else {
-                const body = glob
-                    .slice(i + 1, end)
-                    .replace(/^!/, "^")
-                    .replace(/\\/g, "\\\\");
-                re += `[${body}]`;
-                i = end;
-            }
-        } else if (c === "\\" && i + 1 < glob.length) {
-            re += `\\${glob[++i]}`;
-        } else re += /[.+^${}()|\\]/.test(c) ? `\\${c}` : c;
+            const body = glob
+                .slice(i + 1, end)
+                .replace(/^!/, "^")
+                .replace(/\\/g, "\\\\");
+            const cls = new RegExp(`^[${body}]$`);
+            tokens.push({ kind: "char", test: (x) => x !== "/" && cls.test(x) });
+            i = end;
+        } else {
+            const lit = c === "\\" && i + 1 < glob.length ? glob[++i] : c;
+            tokens.push({ kind: "char", test: (x) => x === lit });
+        }
     }
-    return re;
+    return tokens;
+}
+
+/**
+ * Whether `path` matches the whole of `tokens`. Tracks the set of reachable positions token by token,
+ * so it costs O(tokens × path length) whatever the pattern (no backtracking).
+ */
+export function matchGlob(tokens: readonly Token[], path: string): boolean {
+    const n = path.length;
+    let reach = new Uint8Array(n + 1);
+    reach[0] = 1;
+    for (const t of tokens) {
+        const next = new Uint8Array(n + 1);
+        let first = -1;
+        for (let i = 0; i <= n; i++) {
+            if (reach[i] === 1) {
+                first = i;
+                break;
+            }
+        }
+        if (first < 0) return false;
+        switch (t.kind) {
+            case "char":
+                for (let i = first; i < n; i++) if (reach[i] === 1 && t.test(path[i])) next[i + 1] = 1;
+                break;
+            case "star": {
+                let open = false;
+                for (let i = first; i <= n; i++) {
+                    if (reach[i] === 1) open = true;
+                    if (open) next[i] = 1;
+                    if (i < n && path[i] === "/") open = false;
+                }
+                break;
+            }
+            case "globstar":
+                for (let i = first; i <= n; i++) next[i] = 1;
+                break;
+            case "segments":
+                for (let i = first; i <= n; i++) if (reach[i] === 1 || (i > first && path[i - 1] === "/")) next[i] = 1;
+                break;
+        }
+        reach = next;
+    }
+    return reach[n] === 1;
 }
 
 /** Parses `.dockerignore` text. */
@@ -80,7 +133,7 @@ export function parseDockerignore(text: string): Pattern[] {
         if (negate) line = line.slice(1).trim();
         line = clean(line.replace(/^\/+/, ""));
         if (line === "") continue;
-        patterns.push({ negate, regex: new RegExp(`^${globToRegex(line)}$`) });
+        patterns.push({ negate, tokens: compileGlob(line) });
     }
     return patterns;
 }
@@ -92,7 +145,7 @@ export function isIgnored(patterns: readonly Pattern[], path: string): boolean {
     for (let i = 1; i <= segs.length; i++) parents.push(segs.slice(0, i).join("/"));
     let ignored = false;
     for (const p of patterns) {
-        if (parents.some((q) => p.regex.test(q))) ignored = !p.negate;
+        if (parents.some((q) => matchGlob(p.tokens, q))) ignored = !p.negate;
     }
     return ignored;
 }

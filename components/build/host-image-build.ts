@@ -32,6 +32,32 @@ export function normalizeImageName(ref: string): string {
     return `${registry}/${rest}`;
 }
 
+/**
+ * The environment variable that carries build secret `id` to buildctl on a host: the id's UTF-8 bytes in
+ * hex, so two ids never share a variable (`a.b` and `a-b` map to different names).
+ */
+export function secretEnvName(id: string): string {
+    return `K3S_BUILDKIT_SECRET_${Buffer.from(id, "utf8").toString("hex")}`;
+}
+
+/** The build secrets a host build reads: its `secrets`, and its git token as BuildKit's `GIT_AUTH_TOKEN`. */
+function hostSecrets(b: HostBuildConfig): { id: string; env: string }[] {
+    return [
+        ...b.secrets.map((id) => ({ id, env: secretEnvName(id) })),
+        ...(b.context.gitTokenSecret === undefined ? [] : [{ id: "GIT_AUTH_TOKEN", env: secretEnvName(b.context.gitTokenSecret) }]),
+    ];
+}
+
+/**
+ * buildctl's argv as script parameters: `BUILDCTL_ARGC` and one `BUILDCTL_ARG_<i>` per argument, each
+ * quoted by the one quoting function. No separator exists that a value could contain.
+ */
+export function argvParams(argv: readonly string[]): Record<string, string | number> {
+    const params: Record<string, string | number> = { BUILDCTL_ARGC: argv.length };
+    argv.forEach((a, i) => (params[`BUILDCTL_ARG_${i}`] = a));
+    return params;
+}
+
 /** The buildctl build a host runs: unix socket, context dirs under {@link hostBuildDir}, image output unpacked for k3s. */
 export function hostBuildctl(b: HostBuildConfig, registries: ResolvedConfig["registries"]): BuildctlBuild {
     const dir = hostBuildDir(b.name);
@@ -43,7 +69,7 @@ export function hostBuildctl(b: HostBuildConfig, registries: ResolvedConfig["reg
         ...(b.target === undefined ? {} : { target: b.target }),
         buildArgs: b.buildArgs,
         platforms: b.platforms,
-        secrets: b.secrets.map((id) => ({ id, env: `K3S_BUILDKIT_SECRET_${id.replace(/[^A-Za-z0-9_]/g, "_")}` })),
+        secrets: hostSecrets(b),
         outputs: [{ type: "image", names: b.tags.map(normalizeImageName), push: b.push, insecure, unpack: true }],
         metadataFile: `${dir}/metadata.json`,
     };
@@ -112,11 +138,16 @@ export class HostImageBuild extends pulumi.ComponentResource {
         // Build secrets reach buildctl as environment variables set inside the (secret) script.
         const script = pulumi.output(args.buildSecrets).apply((all) => {
             const secretEnv = Object.fromEntries(
-                b.secrets.map((id) => [`K3S_BUILDKIT_SECRET_${id.replace(/[^A-Za-z0-9_]/g, "_")}`, all[id] ?? ""]),
+                [...b.secrets, ...(b.context.gitTokenSecret === undefined ? [] : [b.context.gitTokenSecret])].map((id) => [
+                    secretEnvName(id),
+                    Object.hasOwn(all, id) ? all[id] : "",
+                ]),
             );
             return hostScript("host-build", {
                 BUILD_DIR: hostBuildDir(b.name),
-                BUILDCTL_ARGS_B64: Buffer.from(this.buildctlArgv.join("\0"), "utf8").toString("base64"),
+                // Changing the trigger changes the script, and so rebuilds.
+                BUILD_TRIGGER: b.trigger ?? "",
+                ...argvParams(this.buildctlArgv),
                 DOCKERFILE_B64: b.dockerfileInline === undefined ? "" : Buffer.from(b.dockerfileInline, "utf8").toString("base64"),
                 ...secretEnv,
             });
@@ -125,7 +156,7 @@ export class HostImageBuild extends pulumi.ComponentResource {
             `${name}-build`,
             {
                 target: transportTarget(args.connection),
-                script: b.secrets.length > 0 ? pulumi.secret(script) : script,
+                script: b.secrets.length > 0 || b.context.gitTokenSecret !== undefined ? pulumi.secret(script) : script,
                 checkScript: hostScript("host-build-check", {
                     CTR_NAMESPACE: ns,
                     IMAGE_NAME: names[0],

@@ -7,7 +7,7 @@
  * tokens. `exec` and `auth-provider` users are refused with a clear message.
  */
 import { request } from "node:https";
-import { parse } from "yaml";
+import { parseSecretYaml } from "../host/kubeconfig";
 
 export interface KubeAccess {
     readonly server: string;
@@ -40,7 +40,13 @@ const b64 = (s: unknown) => (typeof s === "string" ? Buffer.from(s, "base64").to
 
 /** The current context's server and credentials from a kubeconfig's text. */
 export function kubeAccess(kubeconfig: string): KubeAccess {
-    const doc = parse(kubeconfig) as {
+    let parsed: unknown;
+    try {
+        parsed = parseSecretYaml(kubeconfig, "the kubeconfig");
+    } catch (e) {
+        throw new KubeError((e as Error).message);
+    }
+    const doc = parsed as {
         "current-context"?: string;
         contexts?: Named<{ cluster?: string; user?: string }>[];
         clusters?: Named<Record<string, unknown>>[];

@@ -1,5 +1,18 @@
 /** The k3s admin kubeconfig, with its server address rewritten to the address clients can reach. */
-import { parse, stringify } from "yaml";
+import { parse, stringify, YAMLError } from "yaml";
+
+/**
+ * Parses a kubeconfig (or any text holding credentials) as YAML. A syntax error names the line and
+ * column only: the parser's own message quotes the offending line, which may be a token or a key.
+ */
+export function parseSecretYaml(text: string, what: string): unknown {
+    try {
+        return parse(text) as unknown;
+    } catch (e) {
+        const at = e instanceof YAMLError && e.linePos !== undefined ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : "";
+        throw new Error(`${what} is not valid YAML${at}; its text is not shown because it holds credentials`);
+    }
+}
 
 interface Kubeconfig {
     clusters?: { cluster?: { server?: string } }[];
@@ -7,7 +20,7 @@ interface Kubeconfig {
 
 /** Replaces every cluster's `server` with `https://<address>:6443` (IPv6 addresses bracketed). */
 export function rewriteKubeconfig(text: string, address: string): string {
-    const doc = parse(text) as Kubeconfig | null;
+    const doc = parseSecretYaml(text, "the k3s kubeconfig") as Kubeconfig | null;
     if (doc === null || !Array.isArray(doc.clusters) || doc.clusters.length === 0) {
         throw new Error("the k3s kubeconfig has no clusters; is /etc/rancher/k3s/k3s.yaml complete?");
     }

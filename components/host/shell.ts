@@ -40,6 +40,26 @@ export function exportLines(params: Readonly<Record<string, ScriptParam>>): stri
 }
 
 /**
+ * Reads back the parameters {@link exportLines} wrote at the top of a script: name → value. The inverse
+ * of exportLines, for render output and tests (bash itself is the reader on hosts).
+ */
+export function readExportLines(script: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    const line = /^export ([A-Za-z_][A-Za-z0-9_]*)=((?:'[^']*'|\\')+)$/gm;
+    for (const m of script.matchAll(line)) {
+        out[m[1]] = m[2].replace(/'([^']*)'|\\'/g, (_, inner: string | undefined) => inner ?? "'");
+    }
+    return out;
+}
+
+/** buildctl's argv as {@link exportLines} parameters carry it (`BUILDCTL_ARGC`, `BUILDCTL_ARG_<i>`), read back from a script. */
+export function readArgvParams(script: string): string[] {
+    const p = readExportLines(script);
+    const n = Number(p.BUILDCTL_ARGC ?? "0");
+    return Array.from({ length: n }, (_, i) => p[`BUILDCTL_ARG_${i}`] ?? "");
+}
+
+/**
  * A complete script for `bash -s`: strict mode, the exported parameters, then the body.
  * The body reads its parameters from the environment, so it never interpolates a value itself.
  */

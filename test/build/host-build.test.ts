@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { contextHash, walkContext } from "../../components/build/context";
 import { type HostBuildInputs, type HostBuildOutputs, hostBuildProvider } from "../../components/build/host-build-provider";
 import { hostScript } from "../../components/host/scripts";
+import { argvParams } from "../../components/build/host-image-build";
 
 const root = mkdtempSync(join(tmpdir(), "hostbuild-"));
 const bin = join(root, "bin");
@@ -96,7 +97,7 @@ function inputs(dir: string, buildDir: string): HostBuildInputs {
         target: { kind: "local", sudo: false },
         script: hostScript("host-build", {
             BUILD_DIR: buildDir,
-            BUILDCTL_ARGS_B64: Buffer.from(argv.join("\0")).toString("base64"),
+            ...argvParams(argv),
             DOCKERFILE_B64: "",
         }),
         checkScript: hostScript("host-build-check", { ...common, IMAGE_NAME: "docker.io/library/dev:1" }),

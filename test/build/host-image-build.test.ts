@@ -56,7 +56,7 @@ describe("host builds", () => {
             "--local",
             "dockerfile=/var/lib/k3s-buildkit/host-builds/api/dockerfile",
             "--secret",
-            "id=npm,env=K3S_BUILDKIT_SECRET_npm",
+            "id=npm,env=K3S_BUILDKIT_SECRET_6e706d",
             "--output",
             "type=image,name=10.0.0.9:5000/api:2,push=true,registry.insecure=true,unpack=true",
             "--metadata-file",

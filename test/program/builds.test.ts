@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { jobName } from "../../components/build/job-spec";
+import { readArgvParams } from "../../components/host/shell";
 import { parseConfig, type ResolvedConfig } from "../../components/config";
 import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
 
@@ -188,8 +189,7 @@ describe("host build (HostImageBuild)", () => {
         assert.equal(hb.inputs.contextHash, platform.builds.devcontainer.contextHash);
         assert.deepEqual(hb.inputs.images, ["docker.io/library/devcontainer:dev"]);
         const script = String(unwrap(hb.inputs.script));
-        const b64 = /export BUILDCTL_ARGS_B64='([^']*)'/.exec(script)?.[1] ?? "";
-        assert.deepEqual(Buffer.from(b64, "base64").toString("utf8").split("\0"), [
+        assert.deepEqual(readArgvParams(script), [
             "--addr",
             "unix:///run/buildkit/buildkitd.sock",
             "build",

@@ -151,7 +151,7 @@ describe("npm run render: a host build with a build secret", () => {
             files.get("hosts/local/builds/app.sh"),
             `#!/usr/bin/env bash\n# app-build: fed on stdin to the runner, like the steps\n# This script carries a secret: ${SECRET}\n`,
         );
-        assert.match(files.get("builds/app.sh") ?? "", /--secret id=npm,env=K3S_BUILDKIT_SECRET_npm /);
+        assert.match(files.get("builds/app.sh") ?? "", /--secret id=npm,env=K3S_BUILDKIT_SECRET_6e706d /);
         for (const [f, text] of files) assert.ok(!text.includes("REPLACE-with-pulumi-config-set-secret"), `${f} shows a secret`);
     });
 });

@@ -1,8 +1,9 @@
 # Host image build (HostImageBuild, seed 000): unpacks the context the provider sends after this body
 # (a base64 tar on this script's stdin, read by receive_context), runs buildctl against the host's
 # BuildKit, whose worker is k3s's containerd, and prints the build's metadata (it holds the digest).
-# Parameters: BUILD_DIR (work directory, removed afterwards), BUILDCTL_ARGS_B64 (buildctl's argv,
-# NUL-separated, base64), DOCKERFILE_B64 (an inline Dockerfile, base64; may be empty).
+# Parameters: BUILD_DIR (work directory, removed afterwards), BUILDCTL_ARGC and BUILDCTL_ARG_0…
+# (buildctl's argv, one quoted variable per argument: no separator a value could contain),
+# DOCKERFILE_B64 (an inline Dockerfile, base64; may be empty), BUILD_TRIGGER (informational).
 trap 'rm -rf "$BUILD_DIR"; rmdir "${BUILD_DIR%/*}" 2>/dev/null || true' EXIT
 
 # receive_context: reads the base64 tar on stdin into $BUILD_DIR/context.
@@ -18,8 +19,12 @@ receive_context() {
 
 # run_build: buildctl with the argv given (progress on stderr), then the metadata on stdout.
 run_build() {
-  local -a args
-  mapfile -d '' -t args < <(printf '%s' "$BUILDCTL_ARGS_B64" | base64 -d)
+  local -a args=()
+  local i name
+  for ((i = 0; i < BUILDCTL_ARGC; i++)); do
+    name="BUILDCTL_ARG_$i"
+    args+=("${!name}")
+  done
   if ! command -v buildctl >/dev/null 2>&1; then
     echo "k3s-buildkit: buildctl is not installed on $(hostname); BuildKit must be installed first" >&2
     return 1
