@@ -126,6 +126,24 @@ const PLATFORM = {
     expected: 'a platform like "linux/amd64" or "linux/arm64"',
 };
 
+/** Kubernetes names and labels (linear patterns: each repetition is bounded or split by a literal). */
+const K8S_SUBDOMAIN = {
+    regex: /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    expected: 'a Kubernetes object name (lowercase DNS subdomain), like "local-path"',
+};
+const LABEL_KEY = {
+    regex: /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\/)?[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/,
+    expected: 'a Kubernetes label or resource name, optionally with a prefix, like "kubernetes.io/os" or "memory"',
+};
+const LABEL_VALUE = {
+    regex: /^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/,
+    expected: "a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+};
+const QUANTITY = {
+    regex: /^[0-9]+(?:\.[0-9]+)?(?:m|k|[KMGTPE]i?|[eE][0-9]+)?$/,
+    expected: 'a Kubernetes quantity like "500m", "2" or "4Gi"',
+};
+
 const version = (pattern: RegExp, example: string) => ({
     regex: pattern,
     expected: `a pinned release version like "${example}" ("latest" and ranges are not allowed: a preview must mean the same tomorrow)`,
@@ -357,7 +375,9 @@ const cluster = obj(
             default: "docker.io/moby/buildkit",
             pattern: { regex: /^[a-z0-9.:/_-]+$/, expected: "an image repository like docker.io/moby/buildkit" },
         }),
-        storageClass: optional(str({ description: "StorageClass for the state volume (default: a hostPath under the k3s data dir)." })),
+        storageClass: optional(
+            str({ description: "StorageClass for the state volume (default: a hostPath under the k3s data dir).", pattern: K8S_SUBDOMAIN }),
+        ),
         stateSize: str({
             description: "Size of each replica's state volume when storageClass is set.",
             default: "50Gi",
@@ -365,18 +385,30 @@ const cluster = obj(
         }),
         resources: obj(
             {
-                requests: map(str({ description: "Quantity." }), { description: "Resource requests (cpu, memory).", default: {} }),
-                limits: map(str({ description: "Quantity." }), { description: "Resource limits (cpu, memory).", default: {} }),
+                requests: map(str({ description: "Quantity.", pattern: QUANTITY }), {
+                    description: "Resource requests (cpu, memory).",
+                    default: {},
+                    keyPattern: LABEL_KEY,
+                }),
+                limits: map(str({ description: "Quantity.", pattern: QUANTITY }), {
+                    description: "Resource limits (cpu, memory).",
+                    default: {},
+                    keyPattern: LABEL_KEY,
+                }),
             },
             { description: "Resources of the buildkitd container.", default: {} },
         ),
-        nodeSelector: map(str({ description: "Label value." }), { description: "Node labels the daemon's pods must match.", default: {} }),
+        nodeSelector: map(str({ description: "Label value.", nonEmpty: false, pattern: LABEL_VALUE }), {
+            description: "Node labels the daemon's pods must match.",
+            default: {},
+            keyPattern: LABEL_KEY,
+        }),
         tolerations: arr(
             obj(
                 {
-                    key: optional(str({ description: "Taint key." })),
+                    key: optional(str({ description: "Taint key.", pattern: LABEL_KEY })),
                     operator: str({ description: "Toleration operator.", enum: ["Equal", "Exists"] as const, default: "Equal" }),
-                    value: optional(str({ description: "Taint value." })),
+                    value: optional(str({ description: "Taint value.", nonEmpty: false, pattern: LABEL_VALUE })),
                     effect: optional(str({ description: "Taint effect.", enum: ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const })),
                     tolerationSeconds: optional(int({ description: "For NoExecute: how long the pod stays.", min: 0 })),
                 },

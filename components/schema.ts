@@ -453,3 +453,21 @@ function parsePresent(field: Field, value: unknown, path: string, issues: Config
         }
     }
 }
+
+/** Every field below `field` with its key path (`hosts[].address`, `registries{}.mirrors[]`), depth first. */
+export function* walkFields(field: Field, path = ""): Generator<{ readonly path: string; readonly field: Field }> {
+    yield { path, field };
+    switch (field.kind) {
+        case "object":
+            for (const [k, sub] of Object.entries(field.fields)) yield* walkFields(sub, path === "" ? k : `${path}.${k}`);
+            break;
+        case "array":
+            yield* walkFields(field.items, `${path}[]`);
+            break;
+        case "map":
+            yield* walkFields(field.values, `${path}{}`);
+            break;
+        default:
+            break;
+    }
+}

@@ -6,6 +6,11 @@
 # DOCKERFILE_B64 (an inline Dockerfile, base64; may be empty), BUILD_TRIGGER (informational).
 trap 'rm -rf "$BUILD_DIR"; rmdir "${BUILD_DIR%/*}" 2>/dev/null || true' EXIT
 
+# The argv and the Dockerfile stay shell variables, out of every child's environment: Linux refuses to
+# start a program whose single environment string passes 128 KiB (a large inline Dockerfile would).
+export -n DOCKERFILE_B64 BUILDCTL_ARGC
+for ((i = 0; i < BUILDCTL_ARGC; i++)); do export -n "BUILDCTL_ARG_$i"; done
+
 # receive_context: reads the base64 tar on stdin into $BUILD_DIR/context.
 receive_context() {
   rm -rf "$BUILD_DIR"
