@@ -597,6 +597,13 @@ const hostBuild = obj(
             minItems: 1,
         }),
         push: bool({ description: "Also push the image to its registry.", default: false }),
+        keep: int({
+            description:
+                "Digest references kept per build in k3s's containerd: the newest is what Deployments run, older ones stay for pods still rolling off.",
+            default: 2,
+            min: 1,
+            max: 50,
+        }),
     },
     { description: "A build on a host with the host's BuildKit, straight into k3s's containerd (seed 000)." },
 );

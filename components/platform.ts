@@ -185,7 +185,13 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
     const token = new random.RandomPassword("k3s-token", { length: 48, special: false }, opts);
     const servers = settings.hosts.filter((h) => h.role === "server");
     const first = settings.hosts[0];
-    const hosts = settings.hosts.map((h) => new Host(h.name, { host: h, connection: hostConnection(h.connection, secrets) }, opts));
+    // A host that runs a host build from git needs git: BuildKit fetches git contexts with the host's git.
+    const needsGit = (name: string) =>
+        settings.hostBuilds.some((b) => b.context.git !== undefined && (b.host ?? settings.hosts[0].name) === name);
+    const hosts = settings.hosts.map(
+        (h) =>
+            new Host(h.name, { host: h, connection: hostConnection(h.connection, secrets), requires: needsGit(h.name) ? ["git"] : [] }, opts),
+    );
     const firstHost = hosts[0];
 
     const nodes: K3sNode[] = [];
@@ -245,6 +251,7 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
                           settings: settings.nerdctl,
                           namespace: settings.buildkit.containerdNamespace,
                           registries: settings.registries,
+                          k3sDataDir: settings.k3s.dataDir,
                           after: [nodes[i].ready],
                       },
                       opts,
@@ -263,6 +270,7 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
                     registries: settings.registries,
                     containerdNamespace: settings.buildkit.containerdNamespace,
                     buildSecrets: secrets.buildSecrets,
+                    registryPasswords: secrets.registryPasswords,
                     after: [buildkits[i]],
                 },
                 opts,

@@ -12,15 +12,23 @@ import { BUILDKIT_ADDRESS } from "../host/buildkit";
 import { type HostConnection, transportTarget } from "../host/connection";
 import { hostScript } from "../host/scripts";
 import { K3S_CONTAINERD_SOCKET } from "../render/buildkitd-toml";
-import { type BuildctlBuild, buildctlArgs } from "./buildctl";
+import { dockerConfigJson } from "../cluster/specs";
+import { type BuildctlBuild, buildctlArgs, repositoryOf } from "./buildctl";
 import { contextHash, inlineEntries, walkContext } from "./context";
 import { HOST_BUILD_PROVIDER_VERSION, type HostBuildInputs, hostBuildProvider } from "./host-build-provider";
 import { contextSource, insecureRegistry, registryOf } from "./job-spec";
 
 export type HostBuildConfig = ResolvedConfig["hostBuilds"][number];
 
-/** Where a host build works (removed after each build). */
+/** Where a host build works (private, removed after each build, also on failure). */
 export const hostBuildDir = (name: string) => `/var/lib/k3s-buildkit/host-builds/${name}`;
+/** The digests a host build made, newest last (kept across builds: destroy removes their references). */
+export const hostBuildStateFile = (name: string) => `/var/lib/k3s-buildkit/host-builds/${name}.digests`;
+
+/** The repositories of a build's image names, each once, in order: `docker.io/library/app:dev` → `docker.io/library/app`. */
+export function repositoriesOf(names: readonly string[]): string[] {
+    return [...new Set(names.map(repositoryOf))];
+}
 
 /** A reference as containerd stores it: `app:dev` → `docker.io/library/app:dev`, no tag → `:latest`. */
 export function normalizeImageName(ref: string): string {
@@ -85,6 +93,8 @@ export interface HostImageBuildArgs {
     readonly baseDir?: string;
     /** Build secrets by id (secret). */
     readonly buildSecrets: pulumi.Input<Record<string, string>>;
+    /** Registry passwords by registry host (secret): with `registries[].username`, they become the build's docker config.json. */
+    readonly registryPasswords: pulumi.Input<Record<string, string>>;
     /** BuildKit on the host must be up first. */
     readonly after: pulumi.Input<pulumi.Resource>[];
 }
@@ -134,9 +144,13 @@ export class HostImageBuild extends pulumi.ComponentResource {
         this.contextHash = contextHash(entries);
         this.buildctlArgv = buildctlArgs(hostBuildctl(b, args.registries));
         const names = b.tags.map(normalizeImageName);
+        const repositories = repositoriesOf(names);
         const ns = args.containerdNamespace;
-        // Build secrets reach buildctl as environment variables set inside the (secret) script.
-        const script = pulumi.output(args.buildSecrets).apply((all) => {
+        const withCredentials = Object.values(args.registries).some((r) => r.username !== undefined);
+        const secretScript = b.secrets.length > 0 || b.context.gitTokenSecret !== undefined || withCredentials;
+        // Build secrets reach buildctl as environment variables, registry credentials as a docker config.json,
+        // both set inside the (then secret) script.
+        const script = pulumi.all([args.buildSecrets, args.registryPasswords]).apply(([all, passwords]) => {
             const secretEnv = Object.fromEntries(
                 [...b.secrets, ...(b.context.gitTokenSecret === undefined ? [] : [b.context.gitTokenSecret])].map((id) => [
                     secretEnvName(id),
@@ -149,6 +163,13 @@ export class HostImageBuild extends pulumi.ComponentResource {
                 BUILD_TRIGGER: b.trigger ?? "",
                 ...argvParams(this.buildctlArgv),
                 DOCKERFILE_B64: b.dockerfileInline === undefined ? "" : Buffer.from(b.dockerfileInline, "utf8").toString("base64"),
+                DOCKER_CONFIG_B64: withCredentials ? Buffer.from(dockerConfigJson(args.registries, passwords), "utf8").toString("base64") : "",
+                BUILD_NAMESPACE: ns,
+                IMAGE_NAMES: names.join("\n"),
+                REPOSITORIES: repositories.join("\n"),
+                KEEP: b.keep,
+                STATE_FILE: hostBuildStateFile(b.name),
+                CONTAINERD_ADDRESS: K3S_CONTAINERD_SOCKET,
                 ...secretEnv,
             });
         });
@@ -156,15 +177,18 @@ export class HostImageBuild extends pulumi.ComponentResource {
             `${name}-build`,
             {
                 target: transportTarget(args.connection),
-                script: b.secrets.length > 0 || b.context.gitTokenSecret !== undefined ? pulumi.secret(script) : script,
+                script: secretScript ? pulumi.secret(script) : script,
                 checkScript: hostScript("host-build-check", {
-                    CTR_NAMESPACE: ns,
                     IMAGE_NAME: names[0],
+                    REPOSITORY: repositories[0],
+                    STATE_FILE: hostBuildStateFile(b.name),
                     CONTAINERD_ADDRESS: K3S_CONTAINERD_SOCKET,
                 }),
                 removeScript: hostScript("host-build-remove", {
-                    CTR_NAMESPACE: ns,
+                    BUILD_NAMESPACE: ns,
                     IMAGE_NAMES: names.join("\n"),
+                    REPOSITORIES: repositories.join("\n"),
+                    STATE_FILE: hostBuildStateFile(b.name),
                     CONTAINERD_ADDRESS: K3S_CONTAINERD_SOCKET,
                 }),
                 ...(dir === undefined ? {} : { contextDir: dir }),

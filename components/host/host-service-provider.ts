@@ -70,6 +70,8 @@ export function deleteServiceScript(unit: string): string {
         `if systemctl cat -- "$UNIT" >/dev/null 2>&1; then
   systemctl disable --now --quiet -- "$UNIT"
 fi
+# A unit that ever failed stays listed by systemctl --failed until reset, even once its file is gone.
+systemctl reset-failed -- "$UNIT" 2>/dev/null || true
 `,
         { UNIT: unit },
     );

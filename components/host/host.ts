@@ -15,6 +15,8 @@ export interface HostArgs {
     readonly host: ResolvedHost;
     /** How to reach it, with its secrets. */
     readonly connection: HostConnection;
+    /** Commands the host's work needs besides the usual ones (e.g. `git` for a host build with a git context). @default [] */
+    readonly requires?: readonly string[];
 }
 
 /** Parses the preflight script's output (`arch=amd64`). */
@@ -40,7 +42,14 @@ export class Host extends pulumi.ComponentResource {
         this.connection = args.connection;
         const preflight = hostCommand(
             `${name}-preflight`,
-            { connection: args.connection, create: renderScript(scriptBody("preflight")) },
+            {
+                connection: args.connection,
+                // Only hosts that need more tools get the parameter: the others' preflight stays as it was.
+                create: renderScript(
+                    scriptBody("preflight"),
+                    (args.requires ?? []).length === 0 ? {} : { EXTRA_TOOLS: [...(args.requires ?? [])].sort().join(" ") },
+                ),
+            },
             { parent: this },
         );
         this.ready = preflight;

@@ -19,6 +19,8 @@ export interface NerdctlArgs {
     /** The containerd namespace BuildKit builds into; nerdctl shows the same images. */
     readonly namespace: string;
     readonly registries: ResolvedConfig["registries"];
+    /** k3s's data directory (nerdctl reads the registry hosts files k3s writes there). */
+    readonly k3sDataDir: string;
     /** Resources nerdctl waits for (k3s Ready). */
     readonly after: pulumi.Resource[];
 }
@@ -55,7 +57,7 @@ export class Nerdctl extends pulumi.ComponentResource {
             {
                 connection: host.connection,
                 path: NERDCTL_CONFIG_PATH,
-                content: renderNerdctlToml({ namespace: args.namespace, insecureRegistry }),
+                content: renderNerdctlToml({ namespace: args.namespace, insecureRegistry, k3sDataDir: args.k3sDataDir }),
             },
             child,
         );

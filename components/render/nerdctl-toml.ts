@@ -7,7 +7,12 @@ export interface NerdctlModel {
     readonly namespace: string;
     /** Allow plain-HTTP/unverified registries (true when stack config has one). */
     readonly insecureRegistry: boolean;
+    /** k3s's data dir: k3s writes registries.yaml's mirrors, auth and CAs as hosts.toml under `<dataDir>/agent/etc/containerd/certs.d`. */
+    readonly k3sDataDir: string;
 }
+
+/** Where k3s writes containerd's per-registry hosts.toml files (from registries.yaml). */
+export const k3sCertsDir = (dataDir: string) => `${dataDir}/agent/etc/containerd/certs.d`;
 
 export function renderNerdctlToml(m: NerdctlModel): string {
     return `${stringify({
@@ -17,7 +22,8 @@ export function renderNerdctlToml(m: NerdctlModel): string {
         namespace: m.namespace,
         snapshotter: "overlayfs",
         cgroup_manager: "systemd",
-        hosts_dir: ["/etc/containerd/certs.d", "/etc/docker/certs.d"],
+        // k3s's own first, so nerdctl pull/push use the same mirrors and CAs as k3s.
+        hosts_dir: [k3sCertsDir(m.k3sDataDir), "/etc/containerd/certs.d", "/etc/docker/certs.d"],
         experimental: true,
         insecure_registry: m.insecureRegistry,
     })}\n`;

@@ -39,6 +39,8 @@ export function buildkitSocketUnit(group: string): UnitModel {
                 ["SocketMode", "0660"],
                 ["SocketUser", "root"],
                 ["SocketGroup", group],
+                // Stopping the socket (destroy, or a socket unit change) removes the socket file.
+                ["RemoveOnStop", "yes"],
             ],
         ],
         ["Install", [["WantedBy", "sockets.target"]]],
@@ -62,7 +64,11 @@ export function buildkitServiceUnit(k3sUnit: string): UnitModel {
             "Service",
             [
                 ["ExecStart", `/usr/local/bin/buildkitd --addr fd:// --config ${BUILDKIT_CONFIG_PATH}`],
-                ["Restart", "on-failure"],
+                // buildkitd exits 1 after a clean stop on SIGTERM ("got 1 SIGTERM/SIGINTs, forcing shutdown"):
+                // that exit is a success, so stops and restarts do not leave the unit failed. Any exit
+                // while it should run is restarted.
+                ["SuccessExitStatus", "1"],
+                ["Restart", "always"],
                 ["RestartSec", "2s"],
                 ["LimitNOFILE", "1048576"],
                 ["Delegate", "yes"],

@@ -210,8 +210,8 @@ write-kubeconfig-mode: "0600"
 });
 
 describe("nerdctl.toml", () => {
-    it("seed 003's keys, pointed at k3s's containerd", () => {
-        const text = renderNerdctlToml({ namespace: "k8s.io", insecureRegistry: true });
+    it("seed 003's keys, pointed at k3s's containerd and at the registry hosts files k3s writes under its data dir", () => {
+        const text = renderNerdctlToml({ namespace: "k8s.io", insecureRegistry: true, k3sDataDir: "/data/k3s" });
         assert.deepEqual(parseToml(text), {
             debug: false,
             debug_full: false,
@@ -219,7 +219,7 @@ describe("nerdctl.toml", () => {
             namespace: "k8s.io",
             snapshotter: "overlayfs",
             cgroup_manager: "systemd",
-            hosts_dir: ["/etc/containerd/certs.d", "/etc/docker/certs.d"],
+            hosts_dir: ["/data/k3s/agent/etc/containerd/certs.d", "/etc/containerd/certs.d", "/etc/docker/certs.d"],
             experimental: true,
             insecure_registry: true,
         });
@@ -258,6 +258,7 @@ ListenStream=/run/buildkit/buildkitd.sock
 SocketMode=0660
 SocketUser=root
 SocketGroup=root
+RemoveOnStop=yes
 
 [Install]
 WantedBy=sockets.target
@@ -274,7 +275,8 @@ Wants=k3s.service
 
 [Service]
 ExecStart=/usr/local/bin/buildkitd --addr fd:// --config /etc/buildkit/buildkitd.toml
-Restart=on-failure
+SuccessExitStatus=1
+Restart=always
 RestartSec=2s
 LimitNOFILE=1048576
 Delegate=yes

@@ -1,6 +1,8 @@
 # Preflight: runs first on every host. Fails early, with a message that says what to fix, when the
 # host cannot take the install. Prints `arch=<amd64|arm64>` for the download steps.
 # Fed on stdin to `bash -s` (as root, or through sudo -n) after `set -euo pipefail`.
+# Parameters: EXTRA_TOOLS (space-separated commands this host's work needs besides the usual, e.g. git
+# for a host build with a git context; may be empty).
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "k3s-buildkit preflight: scripts must run as root (got uid $(id -u)); connect as root or set sudo: true" >&2
@@ -11,14 +13,15 @@ if [ ! -d /run/systemd/system ]; then
   exit 1
 fi
 missing=""
-for tool in tar sha256sum mktemp base64 systemctl; do
+# shellcheck disable=SC2086 # EXTRA_TOOLS is a list of command names
+for tool in tar sha256sum mktemp base64 systemctl ${EXTRA_TOOLS:-}; do
   command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
   missing="$missing curl-or-wget"
 fi
 if [ -n "$missing" ]; then
-  echo "k3s-buildkit preflight: missing tools on $(hostname):$missing (install them, e.g. apt-get install -y curl tar coreutils)" >&2
+  echo "k3s-buildkit preflight: missing tools on $(hostname):$missing (install them, e.g. apt-get install -y curl tar coreutils${EXTRA_TOOLS:+ ${EXTRA_TOOLS:-}})" >&2
   exit 1
 fi
 machine=$(uname -m)
