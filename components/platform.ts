@@ -190,7 +190,11 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
         settings.hostBuilds.some((b) => b.context.git !== undefined && (b.host ?? settings.hosts[0].name) === name);
     const hosts = settings.hosts.map(
         (h) =>
-            new Host(h.name, { host: h, connection: hostConnection(h.connection, secrets), requires: needsGit(h.name) ? ["git"] : [] }, opts),
+            new Host(
+                h.name,
+                { host: h, connection: hostConnection(h.connection, secrets), requires: needsGit(h.name) ? ["git"] : [] },
+                opts,
+            ),
     );
     const firstHost = hosts[0];
 

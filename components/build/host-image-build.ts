@@ -163,7 +163,9 @@ export class HostImageBuild extends pulumi.ComponentResource {
                 BUILD_TRIGGER: b.trigger ?? "",
                 ...argvParams(this.buildctlArgv),
                 DOCKERFILE_B64: b.dockerfileInline === undefined ? "" : Buffer.from(b.dockerfileInline, "utf8").toString("base64"),
-                DOCKER_CONFIG_B64: withCredentials ? Buffer.from(dockerConfigJson(args.registries, passwords), "utf8").toString("base64") : "",
+                DOCKER_CONFIG_B64: withCredentials
+                    ? Buffer.from(dockerConfigJson(args.registries, passwords), "utf8").toString("base64")
+                    : "",
                 BUILD_NAMESPACE: ns,
                 IMAGE_NAMES: names.join("\n"),
                 REPOSITORIES: repositories.join("\n"),

@@ -138,7 +138,11 @@ function inputs(dir: string, buildDir: string, o: { dockerConfig?: string; names
             KEEP: o.keep ?? 2,
             ...common,
         }),
-        checkScript: hostScript("host-build-check", { ...common, IMAGE_NAME: "docker.io/library/dev:1", REPOSITORY: "docker.io/library/dev" }),
+        checkScript: hostScript("host-build-check", {
+            ...common,
+            IMAGE_NAME: "docker.io/library/dev:1",
+            REPOSITORY: "docker.io/library/dev",
+        }),
         removeScript: hostScript("host-build-remove", {
             ...common,
             BUILD_NAMESPACE: o.namespace ?? "k8s.io",

@@ -124,6 +124,11 @@ export interface Machine {
     commandLines(): string[];
     /** Runs a shell command as root inside the machine (over SSH) and returns stdout; throws on failure. */
     exec(command: string): Promise<string>;
+    /**
+     * A path inside the running machine as this host sees it (`/proc/<its init>/root/<path>`): reaches
+     * what lives in the machine's own mounts, like a unix socket under /run.
+     */
+    hostPath(path: string): string;
     stop(): Promise<void>;
 }
 
@@ -258,6 +263,10 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
         target: (user, extra = {}) => ({ ...rootTarget(), user, sudo: user !== "root", ...extra }),
         exec,
         stop,
+        hostPath: (path: string) => {
+            const init = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(" ")[0];
+            return `/proc/${init}/root${path}`;
+        },
         commandLines: () =>
             ["root", "builder", "nosudo"].flatMap((u) => {
                 const f = join(root, "var/log/ssh-commands", `${u}.log`);

@@ -15,6 +15,8 @@ import { after, before, describe, it } from "node:test";
 import { HostEngine } from "../harness/engine";
 import { bootMachine, type Machine } from "../harness/machine";
 import { K3S_UPGRADE, type Mirror, startMirror } from "../fixtures/artifacts";
+import { CriClient } from "../harness/cri";
+import { startRegistry } from "../fixtures/registry";
 import { hostState, stackFor, stateDiff, unitState } from "./common";
 
 let m: Machine;
@@ -160,7 +162,7 @@ describe("one server over SSH, as a sudo user", () => {
         assert.deepEqual(stateDiff(before, await hostState(m)), { removed: [], added: [] }, "the host is unchanged");
     });
 
-    it("a host build lands in k3s's containerd under its name with the build's digest; only a content change rebuilds; a removed image is drift", async () => {
+    it("a host build is runnable by the kubelet: CRI resolves the digest reference the Deployment uses, pinned; only a content change rebuilds; a same-size edit is never stale; a removed image is drift", async () => {
         const ctx = mkdtempSync(join(tmpdir(), "devcontainer-"));
         writeFileSync(join(ctx, "Dockerfile"), "FROM scratch\nCOPY motd /etc/motd\n");
         writeFileSync(join(ctx, "motd"), "hello from the host build\n");
@@ -172,43 +174,92 @@ describe("one server over SSH, as a sudo user", () => {
                 k3s: k3sMirror(),
                 hostBuilds: [{ name: "devcontainer", context: { dir: ctx }, tags: ["devcontainer:dev"] }],
             });
-        // Names only: the fixture's `ctr import` also records the image under its bare digest.
-        const images = () =>
-            m.exec("ctr --address /run/k3s/containerd/containerd.sock -n k8s.io images ls -q | grep -v '^sha256:' || true");
+        const ctr = "ctr --address /run/k3s/containerd/containerd.sock -n k8s.io";
+        // What the built image holds at /etc/motd: its manifest → its one layer → the file.
+        const motdIn = (digest: string) =>
+            m.exec(
+                `layer=$(${ctr} content get ${digest} | grep -o '"layers":\\[{[^}]*' | grep -o 'sha256:[0-9a-f]\\{64\\}'); ${ctr} content get "$layer" | tar -xO ./motd`,
+            );
+        const cri = new CriClient(m.hostPath("/run/k3s/containerd/containerd.sock"));
         try {
             const first = await engine.up(config(), ["sshPrivateKey"]);
             assert.deepEqual(first.failures, []);
             assert.ok(first.executed.includes("devcontainer-build"));
-            const built = (first.outputs as { hostBuilds?: unknown; builds: Record<string, { digest: string; ref: string }> }).builds
-                .devcontainer;
+            const built = (first.outputs as { builds: Record<string, { digest: string; ref: string }> }).builds.devcontainer;
             assert.match(built.digest, /^sha256:[0-9a-f]{64}$/);
             assert.equal(built.ref, `docker.io/library/devcontainer@${built.digest}`);
-            assert.equal(await images(), "docker.io/library/devcontainer:dev\n");
-            const stored = await m.exec(
-                "ctr --address /run/k3s/containerd/containerd.sock -n k8s.io images ls | awk '$1 == \"docker.io/library/devcontainer:dev\" {print $3}'",
-            );
-            assert.equal(stored.trim(), built.digest, "the output digest is the one containerd holds");
+            // The kubelet's question, through CRI: the Deployment's image string (`ref`) must resolve.
+            const status = await cri.imageStatus(built.ref);
+            assert.ok(status !== undefined, `CRI ImageStatus(${built.ref}) found nothing: pods would sit in ErrImageNeverPull`);
+            assert.ok(status.repoDigests.includes(built.ref), status.repoDigests.join(" "));
+            assert.ok(status.repoTags.includes("docker.io/library/devcontainer:dev"), status.repoTags.join(" "));
+            // Pinned against the kubelet's image GC: the label is on both names; containerd 1.6 (Debian's, in
+            // this fixture) does not report it through CRI (false); containerd >= 1.7, as k3s ships, does.
+            assert.equal(status.pinned, false, "containerd 1.6 does not report pinned");
             assert.equal(
-                await m.exec("ls /var/lib/k3s-buildkit/host-builds 2>&1 || true"),
-                "ls: cannot access '/var/lib/k3s-buildkit/host-builds': No such file or directory\n",
+                await m.exec(`${ctr} images ls | awk '$1 ~ /^docker.io\\/library\\/devcontainer/ {print $1, $NF}' | sort`),
+                // (io.cri-containerd.image=managed is CRI's own label: it manages both names.)
+                `docker.io/library/devcontainer:dev io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned\n` +
+                    `docker.io/library/devcontainer@${built.digest} io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned\n`,
             );
+            assert.equal(await motdIn(built.digest), "hello from the host build\n");
+            assert.equal(await m.exec("ls /var/lib/k3s-buildkit/host-builds"), "devcontainer.digests\n", "the work directory is gone");
+            // nerdctl reads the registry hosts files k3s writes under its data dir.
+            assert.match(await m.exec("cat /etc/nerdctl/nerdctl.toml"), /hosts_dir = \[ "\/data\/k3s\/agent\/etc\/containerd\/certs\.d"/);
 
             writeFileSync(join(ctx, "debug.log"), "more noise\n");
             const again = await engine.up(config(), ["sshPrivateKey"]);
             assert.deepEqual(again.executed, [], "an ignored file's change builds nothing");
 
-            writeFileSync(join(ctx, "motd"), "changed\n");
+            // Same size, different content: BuildKit's incremental sync keys on size and mtime.
+            writeFileSync(join(ctx, "motd"), "HELLO FROM THE HOST BUILD\n");
+            const t0 = Date.now();
             const changed = await engine.up(config(), ["sshPrivateKey"]);
+            const seconds = (Date.now() - t0) / 1000;
             assert.deepEqual(changed.executed, ["devcontainer-build"]);
-            assert.notEqual((changed.outputs as { builds: Record<string, { digest: string }> }).builds.devcontainer.digest, built.digest);
+            const rebuilt = (changed.outputs as { builds: Record<string, { digest: string; ref: string }> }).builds.devcontainer;
+            assert.notEqual(rebuilt.digest, built.digest);
+            assert.equal(await motdIn(rebuilt.digest), "HELLO FROM THE HOST BUILD\n", "the image holds the new content");
+            assert.ok((await cri.imageStatus(rebuilt.ref)) !== undefined, "the new digest resolves");
+            assert.ok((await cri.imageStatus(built.ref)) !== undefined, "the previous digest stays for pods still rolling off (keep: 2)");
+            console.log(`# devcontainer loop: edit → digest resolvable by CRI in ${seconds.toFixed(1)} s, 1 resource changed`);
 
-            await m.exec("ctr --address /run/k3s/containerd/containerd.sock -n k8s.io images rm docker.io/library/devcontainer:dev");
+            await m.exec(`${ctr} images rm docker.io/library/devcontainer:dev`);
             assert.deepEqual(await engine.refresh(), ["devcontainer-build"]);
             const repaired = await engine.up(config(), ["sshPrivateKey"]);
             assert.deepEqual(repaired.executed, ["devcontainer-build"]);
-            assert.equal(await images(), "docker.io/library/devcontainer:dev\n");
+            assert.ok((await cri.imageStatus("docker.io/library/devcontainer:dev")) !== undefined);
+        } finally {
+            cri.close();
+            rmSync(ctx, { recursive: true, force: true });
+        }
+    });
+
+    it("a host build pushes to a private registry with the stack's credentials, which are gone from the host afterwards", async () => {
+        const registry = await startRegistry();
+        const ctx = mkdtempSync(join(tmpdir(), "pushed-"));
+        writeFileSync(join(ctx, "Dockerfile"), "FROM scratch\nCOPY app /app\n");
+        writeFileSync(join(ctx, "app"), "v1\n");
+        try {
+            assert.equal(await registry.anonymousStatus(), 401, "the registry wants credentials");
+            const r = await engine.up(
+                stackFor([m], mirror, {
+                    ...mirrorB,
+                    k3s: k3sMirror(),
+                    registries: { ...mirrorB.registries, [registry.host]: { http: true, username: registry.user } },
+                    registryPasswords: { [registry.host]: registry.password },
+                    hostBuilds: [{ name: "pushed", context: { dir: ctx }, tags: [`${registry.host}/team/app:1`], push: true }],
+                }),
+                ["sshPrivateKey", "registryPasswords"],
+            );
+            assert.deepEqual(r.failures, []);
+            const built = (r.outputs as { builds: Record<string, { digest: string }> }).builds.pushed;
+            assert.equal(await registry.manifestDigest("team/app", "1"), built.digest, "the registry holds what was built");
+            assert.equal(await m.exec("grep -rl s3cret-registry-password /var/lib/k3s-buildkit /tmp /root 2>/dev/null || true"), "");
+            assert.equal(await m.exec("find /var/lib/k3s-buildkit -name config.json"), "");
         } finally {
             rmSync(ctx, { recursive: true, force: true });
+            await registry.close();
         }
     });
 
@@ -218,5 +269,11 @@ describe("one server over SSH, as a sudo user", () => {
             ran.includes("server-1-k3s-install") && ran.includes("server-1-buildkit-install") && ran.includes("server-1-nerdctl-install"),
         );
         assert.deepEqual(stateDiff(pristine, await hostState(m)), { removed: [], added: [] });
+        assert.equal(
+            await m.exec("systemctl --failed --no-legend --plain | grep -E 'buildkit|k3s' || true"),
+            "",
+            "no failed unit of ours is left",
+        );
+        assert.equal(await m.exec("ls -A /run/buildkit 2>/dev/null || true"), "", "no socket is left");
     });
 });
