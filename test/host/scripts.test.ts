@@ -169,8 +169,11 @@ describe("BuildKit install script", () => {
         assert.equal(first.code, 0, first.stderr);
         assert.equal(first.stdout, `buildkit_sha256=${mirror.buildkitSha256}\n`);
         const files = snapshot();
+        // Every binary of the tarball (the fixture's carries two helpers of its buildctl, as real ones carry runc and qemu helpers).
         assert.deepEqual(Object.keys(files).sort(), [
             "/usr/local/bin/buildctl",
+            "/usr/local/bin/buildctl-fixture-push",
+            "/usr/local/bin/buildctl-fixture-sync",
             "/usr/local/bin/buildkitd",
             "/var/lib/k3s-buildkit/buildkit.files",
             "/var/lib/k3s-buildkit/buildkit.installed",

@@ -213,16 +213,21 @@ describe("one server over SSH, as a sudo user", () => {
 
             // Same size, different content: BuildKit's incremental sync keys on size and mtime.
             writeFileSync(join(ctx, "motd"), "HELLO FROM THE HOST BUILD\n");
+            const sessionsBefore = m.commandLines().length;
             const t0 = Date.now();
             const changed = await engine.up(config(), ["sshPrivateKey"]);
             const seconds = (Date.now() - t0) / 1000;
+            const sessions = m.commandLines().length - sessionsBefore;
             assert.deepEqual(changed.executed, ["devcontainer-build"]);
             const rebuilt = (changed.outputs as { builds: Record<string, { digest: string; ref: string }> }).builds.devcontainer;
             assert.notEqual(rebuilt.digest, built.digest);
             assert.equal(await motdIn(rebuilt.digest), "HELLO FROM THE HOST BUILD\n", "the image holds the new content");
             assert.ok((await cri.imageStatus(rebuilt.ref)) !== undefined, "the new digest resolves");
             assert.ok((await cri.imageStatus(built.ref)) !== undefined, "the previous digest stays for pods still rolling off (keep: 2)");
-            console.log(`# devcontainer loop: edit → digest resolvable by CRI in ${seconds.toFixed(1)} s, 1 resource changed`);
+            console.log(
+                `# devcontainer loop: edit → up → digest resolvable by CRI in ${seconds.toFixed(1)} s; 1 resource changed; ${sessions} SSH session(s)`,
+            );
+            assert.equal(sessions, 1, "the edit costs one SSH session: the build");
 
             await m.exec(`${ctr} images rm docker.io/library/devcontainer:dev`);
             assert.deepEqual(await engine.refresh(), ["devcontainer-build"]);

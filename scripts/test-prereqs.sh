@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run first by `npm test` and `npm run test:host` (npm's pre-scripts). The tests drive real tools: a few
+# Debian packages. When they are all there this prints nothing. When some are missing: as root it
+# installs them (scripts/install-test-deps.sh, once; later runs find them); otherwise it stops at once
+# with the one command to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+installer=${K3SBK_INSTALL_DEPS:-scripts/install-test-deps.sh}
+missing=()
+for tool in shellcheck systemd-analyze systemd-nspawn debootstrap ssh-keygen bwrap docker-registry htpasswd openssl; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  echo "npm test: installing the Debian packages the tests need (missing: ${missing[*]}) with $installer"
+  exec bash "$installer"
+fi
+echo "npm test: missing ${missing[*]}; run once as root:  sudo bash scripts/install-test-deps.sh" >&2
+exit 1
