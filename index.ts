@@ -3,9 +3,9 @@
  * Nothing else lives here; see components/.
  */
 import { loadStackConfig } from "./components/config";
-import { createPlatform } from "./components/platform";
+import { Platform } from "./components/platform";
 
-const platform = createPlatform(loadStackConfig());
+const platform = new Platform("k3s-buildkit", loadStackConfig());
 
 /** Per host: role, architecture, installed versions, checksums and the BuildKit address. */
 export const hosts = platform.hosts;

@@ -1,14 +1,20 @@
 /**
- * The whole program for one stack: hosts (preflight), k3s (first server, joining servers, agents),
- * BuildKit and nerdctl on every host. `index.ts` calls {@link createPlatform} and exports its outputs.
+ * `Platform` (`k3s-buildkit:index:Platform`): the whole program for one stack, as one resource tree:
+ *
+ *   Platform → <host> (Host: preflight, K3sNode, BuildkitHost, Nerdctl, its HostImageBuilds)
+ *            → k3s-token
+ *            → cluster (Cluster: Kubernetes provider, BuildkitDaemon, ImageBuilds, Deployments)
+ *
+ * `index.ts` builds one and exports its outputs. Stacks created before this tree had every component at
+ * the root; each moved resource carries an alias to its old URN (children follow their parent's), so an
+ * upgrade moves state and replaces nothing (test/program/tree.test.ts).
  */
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HostImageBuild } from "./build/host-image-build";
-import { ImageBuild } from "./build/image-build";
-import { BuildkitDaemon, type ClientTls } from "./cluster/buildkit-daemon";
-import { deploymentSpec, workloadLabels } from "./cluster/deployment-spec";
+import type { ClientTls } from "./cluster/buildkit-daemon";
+import { moved } from "./aliases";
+import { Cluster } from "./cluster/cluster";
 import type { StackConfig } from "./config";
 import { BuildkitHost } from "./host/buildkit";
 import { hostConnection } from "./host/connection";
@@ -53,7 +59,7 @@ export interface BuildOutputs {
     readonly ref: pulumi.Output<string>;
 }
 
-export interface Platform {
+export interface PlatformOutputs {
     readonly hosts: Record<string, HostOutputs>;
     /** Every build (builds and hostBuilds) by name. */
     readonly builds: Record<string, BuildOutputs>;
@@ -66,123 +72,47 @@ export interface Platform {
 /** A Kubernetes provider is made only for something to deploy: the daemon (and its builds) or deployments. */
 const needsCluster = (s: StackConfig["settings"]) => s.cluster.enabled || s.deployments.length > 0;
 
-interface Cluster {
-    readonly provider: k8s.Provider;
-    readonly kubeconfig: pulumi.Input<string>;
-    readonly daemon?: BuildkitDaemon;
-}
-
-/** The Kubernetes provider for the cluster `kubeconfig` points at, and the in-cluster daemon when enabled. */
-function createCluster(
-    stack: StackConfig,
-    kubeconfig: pulumi.Input<string>,
-    hostStateDir: string,
-    opts: pulumi.ComponentResourceOptions,
-): Cluster {
-    const { settings, secrets } = stack;
-    const provider = new k8s.Provider("cluster", { kubeconfig, enableServerSideApply: true }, opts);
-    if (!settings.cluster.enabled) return { provider, kubeconfig };
-    const daemon = new BuildkitDaemon(
-        "buildkitd",
-        {
-            provider,
-            cluster: settings.cluster,
-            buildkit: settings.buildkit,
-            registries: settings.registries,
-            registryPasswords: secrets.registryPasswords,
-            hostStateDir,
-        },
-        opts,
-    );
-    return { provider, kubeconfig, daemon };
-}
-
-function clusterOutputs(daemon: BuildkitDaemon): ClusterOutputs {
-    return {
-        namespace: daemon.namespace,
-        kubePodAddress: daemon.kubePodAddress,
-        serviceAddress: daemon.serviceAddress,
-        clientTls: daemon.clientTls,
-    };
-}
-
-/** In-cluster builds (Jobs against the daemon). */
-function createImageBuilds(stack: StackConfig, cluster: Cluster, opts: pulumi.ComponentResourceOptions): Record<string, BuildOutputs> {
-    const daemon = cluster.daemon;
-    if (daemon === undefined) return {}; // config validation rejects builds without the daemon
-    return Object.fromEntries(
-        stack.settings.builds.map((b) => {
-            const build = new ImageBuild(
-                b.name,
-                {
-                    provider: cluster.provider,
-                    kubeconfig: cluster.kubeconfig,
-                    build: b,
-                    registries: stack.settings.registries,
-                    daemon: {
-                        namespace: daemon.namespace,
-                        replicas: daemon.replicas,
-                        image: daemon.image,
-                        clientTlsSecretName: daemon.clientTlsSecretName,
-                        registryAuthSecretName: daemon.registryAuthSecretName,
-                    },
-                    buildSecrets: stack.secrets.buildSecrets,
-                    dependsOn: [daemon],
-                },
-                opts,
-            );
-            return [b.name, { kind: "cluster", jobName: build.jobName, digest: build.digest, ref: build.ref }] as const;
-        }),
-    );
-}
-
-/** Deployments running built images by digest; a host-built image pins its pods to that host. */
-function createDeployments(
-    stack: StackConfig,
-    cluster: Cluster,
-    builds: Record<string, BuildOutputs>,
-    opts: pulumi.ComponentResourceOptions,
-): void {
-    for (const d of stack.settings.deployments) {
-        const built = builds[d.build];
-        new k8s.apps.v1.Deployment(
-            `deployment-${d.namespace}-${d.name}`,
-            {
-                metadata: { name: d.name, namespace: d.namespace, labels: { ...workloadLabels(d.name) } },
-                spec: built.ref.apply((image) =>
-                    deploymentSpec({
-                        name: d.name,
-                        image,
-                        replicas: d.replicas,
-                        command: d.command,
-                        ...(built.host === undefined ? {} : { hostNode: built.host }),
-                    }),
-                ),
-            },
-            { ...opts, provider: cluster.provider },
-        );
-    }
-}
-
 /** `https://<address>:6443`, IPv6 bracketed. */
 export function serverUrl(address: string): string {
     return `https://${address.includes(":") ? `[${address}]` : address}:6443`;
 }
 
-/** Builds every resource of the stack. `opts` is passed to each top-level component. */
-export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourceOptions = {}): Platform {
+/** Every resource of one stack, under one component. */
+export class Platform extends pulumi.ComponentResource implements PlatformOutputs {
+    public readonly hosts: Record<string, HostOutputs>;
+    public readonly builds: Record<string, BuildOutputs>;
+    public readonly kubeconfig?: pulumi.Output<string>;
+    public readonly cluster?: ClusterOutputs;
+
+    constructor(name: string, stack: StackConfig, opts: pulumi.ComponentResourceOptions = {}) {
+        super("k3s-buildkit:index:Platform", name, {}, opts);
+        const outputs = createPlatform(this, stack);
+        this.hosts = outputs.hosts;
+        this.builds = outputs.builds;
+        if (outputs.kubeconfig !== undefined) this.kubeconfig = outputs.kubeconfig;
+        if (outputs.cluster !== undefined) this.cluster = outputs.cluster;
+        this.registerOutputs({ hosts: this.hosts, builds: this.builds });
+    }
+}
+
+/** The Platform's children, parented to it (see {@link Platform}). */
+function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs {
     const { settings, secrets } = stack;
+    const clusterOf = (kubeconfig: pulumi.Input<string>, hostStateDir: string, hostBuilds: Record<string, BuildOutputs>) =>
+        new Cluster("cluster", { stack, kubeconfig, hostStateDir, hostBuilds }, moved(platform, "k3s-buildkit:cluster:Cluster", "cluster"));
     if (settings.hosts.length === 0) {
         // Bring-your-own cluster: config validation guarantees a kubeconfig here.
         const byo = secrets.kubeconfig;
         if (byo === undefined || !needsCluster(settings)) return { hosts: {}, builds: {} };
-        const cluster = createCluster(stack, byo, "/var/lib/k3s-buildkit/buildkitd", opts);
-        const builds = createImageBuilds(stack, cluster, opts);
-        createDeployments(stack, cluster, builds, opts);
-        return { hosts: {}, builds, ...(cluster.daemon === undefined ? {} : { cluster: clusterOutputs(cluster.daemon) }) };
+        const cluster = clusterOf(byo, "/var/lib/k3s-buildkit/buildkitd", {});
+        return { hosts: {}, builds: cluster.builds, ...(cluster.outputs === undefined ? {} : { cluster: cluster.outputs }) };
     }
 
-    const token = new random.RandomPassword("k3s-token", { length: 48, special: false }, opts);
+    const token = new random.RandomPassword(
+        "k3s-token",
+        { length: 48, special: false },
+        moved(platform, "random:index/randomPassword:RandomPassword", "k3s-token"),
+    );
     const servers = settings.hosts.filter((h) => h.role === "server");
     const first = settings.hosts[0];
     // A host that runs a host build from git needs git: BuildKit fetches git contexts with the host's git.
@@ -193,7 +123,7 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
             new Host(
                 h.name,
                 { host: h, connection: hostConnection(h.connection, secrets), requires: needsGit(h.name) ? ["git"] : [] },
-                opts,
+                moved(platform, "k3s-buildkit:host:Host", h.name),
             ),
     );
     const firstHost = hosts[0];
@@ -218,7 +148,7 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
                     ...(isFirst ? {} : { after: [nodes[0].ready] }),
                     exportKubeconfig: isFirst,
                 },
-                opts,
+                moved(hosts[i], "k3s-buildkit:host:K3sNode", h.name),
             ),
         );
     });
@@ -240,7 +170,7 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
                     expectedSha256: expected,
                     after: [nodes[i].ready],
                 },
-                opts,
+                moved(hosts[i], "k3s-buildkit:host:BuildkitHost", h.name),
             ),
         );
     });
@@ -258,7 +188,7 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
                           k3sDataDir: settings.k3s.dataDir,
                           after: [nodes[i].ready],
                       },
-                      opts,
+                      moved(hosts[i], "k3s-buildkit:host:Nerdctl", h.name),
                   ),
           )
         : [];
@@ -277,7 +207,7 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
                     registryPasswords: secrets.registryPasswords,
                     after: [buildkits[i]],
                 },
-                opts,
+                moved(hosts[i], "k3s-buildkit:build:HostImageBuild", b.name),
             );
             return [
                 b.name,
@@ -289,9 +219,8 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
     const cluster =
         kubeconfig === undefined || !needsCluster(settings)
             ? undefined
-            : createCluster(stack, kubeconfig, `${settings.k3s.dataDir}/buildkitd`, opts);
-    const builds = { ...hostBuilds, ...(cluster === undefined ? {} : createImageBuilds(stack, cluster, opts)) };
-    if (cluster !== undefined) createDeployments(stack, cluster, builds, opts);
+            : clusterOf(kubeconfig, `${settings.k3s.dataDir}/buildkitd`, hostBuilds);
+    const builds = { ...hostBuilds, ...(cluster === undefined ? {} : cluster.builds) };
 
     return {
         builds,
@@ -311,7 +240,7 @@ export function createPlatform(stack: StackConfig, opts: pulumi.ComponentResourc
             ]),
         ),
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
-        ...(cluster?.daemon === undefined ? {} : { cluster: clusterOutputs(cluster.daemon) }),
+        ...(cluster?.outputs === undefined ? {} : { cluster: cluster.outputs }),
     };
 }
 

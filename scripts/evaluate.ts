@@ -183,6 +183,14 @@ export async function runProgram(
 
 /** A registration with its options as the program set them: parent and explicit dependencies, by name. */
 export interface RecordedWithDeps extends Recorded {
+    /**
+     * The resource's URN as the Pulumi engine forms it (its identity in state): stack, project, the types
+     * of every ancestor and its own joined by `$`, name. (The mock monitor's own URNs keep only the
+     * parent's type, so this is computed from the recorded parent chain.)
+     */
+    readonly urn: string;
+    /** Alias URNs the resource declares (`aliases` given as URNs, resolved). */
+    readonly aliases: readonly string[];
     readonly parent?: string;
     readonly dependsOn: string[];
     /** Properties the engine leaves alone on update (`ignoreChanges`). */
@@ -193,7 +201,7 @@ export interface RecordedWithDeps extends Recorded {
 const urnName = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
 
 /**
- * Evaluates the platform for the given config through `createPlatform`, with a transformation on every
+ * Evaluates the platform for the given config through a `Platform`, with a transformation on every
  * top-level component (and so on every child) recording each resource's parent and `dependsOn`.
  */
 export async function runPlatform(
@@ -208,14 +216,31 @@ export async function runPlatform(
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { loadStackConfig } = require("../components/config") as typeof import("../components/config");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createPlatform } = require("../components/platform") as typeof import("../components/platform");
-    const options = new Map<string, { parent?: pulumi.Resource; dependsOn: pulumi.Resource[]; ignoreChanges: string[] }>();
-    const platform = createPlatform(loadStackConfig(), {
+    const { Platform } = require("../components/platform") as typeof import("../components/platform");
+    const options = new Map<
+        string,
+        {
+            parent?: pulumi.Resource;
+            parentKey?: string;
+            dependsOn: pulumi.Resource[];
+            ignoreChanges: string[];
+            aliases: pulumi.Input<string>[];
+        }
+    >();
+    const keyOf = (r: pulumi.Resource) => {
+        const internal = r as unknown as { __pulumiType: string; __name: string };
+        return `${internal.__pulumiType}::${internal.__name}`;
+    };
+    const platform = new Platform("k3s-buildkit", loadStackConfig(), {
         transformations: [
             (a) => {
                 const deps = a.opts.dependsOn;
-                options.set(a.name, {
+                options.set(`${a.type}::${a.name}`, {
+                    aliases: (a.opts.aliases ?? []).filter(
+                        (x) => typeof x === "string" || pulumi.Output.isInstance(x),
+                    ) as pulumi.Input<string>[],
                     parent: a.opts.parent,
+                    ...(a.opts.parent === undefined ? {} : { parentKey: keyOf(a.opts.parent) }),
                     dependsOn: (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[],
                     ignoreChanges: a.opts.ignoreChanges ?? [],
                 });
@@ -226,11 +251,19 @@ export async function runPlatform(
     await settle(recorded, settleRounds);
     const nameOf = async (r: pulumi.Resource) => urnName((await resolve(r.urn)).value ?? "");
     const withDeps: RecordedWithDeps[] = [];
+    const qualifiedType = (key: string): string => {
+        const parentKey = options.get(key)?.parentKey;
+        const type = key.slice(0, key.lastIndexOf("::"));
+        return parentKey === undefined ? type : `${qualifiedType(parentKey)}$${type}`;
+    };
     for (const r of recorded) {
-        const o = options.get(r.name);
+        const key = `${r.type}::${r.name}`;
+        const o = options.get(key);
         const parent = o?.parent === undefined ? undefined : await nameOf(o.parent);
         withDeps.push({
             ...r,
+            urn: `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${qualifiedType(key)}::${r.name}`,
+            aliases: await Promise.all((o?.aliases ?? []).map(async (x) => (await resolve(pulumi.output(x))).value ?? "")),
             ...(parent === undefined ? {} : { parent }),
             dependsOn: (await Promise.all((o?.dependsOn ?? []).map(nameOf))).sort(),
             ignoreChanges: o?.ignoreChanges ?? [],

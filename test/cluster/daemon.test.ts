@@ -78,6 +78,8 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
             recorded.map((r) => `${r.type} ${r.name}`).sort(),
             [
                 "k3s-buildkit:cluster:BuildkitDaemon buildkitd",
+                "k3s-buildkit:cluster:Cluster cluster",
+                "k3s-buildkit:index:Platform k3s-buildkit",
                 "kubernetes:apps/v1:StatefulSet buildkitd-statefulset",
                 "kubernetes:core/v1:ConfigMap buildkitd-config",
                 "kubernetes:core/v1:Namespace buildkitd-namespace",
@@ -98,9 +100,9 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
             ].sort(),
         );
         for (const r of recorded.filter((x) => x.type.startsWith("kubernetes:"))) {
-            assert.match(r.provider ?? "", /::pulumi:providers:kubernetes::cluster::/, `${r.name} has the explicit provider`);
+            assert.match(r.provider ?? "", /[:$]pulumi:providers:kubernetes::cluster::/, `${r.name} has the explicit provider`);
         }
-        const provider = get(recorded, "cluster");
+        const provider = recorded.find((r) => r.type === "pulumi:providers:kubernetes" && r.name === "cluster")!;
         assert.ok(isSecretValue(provider.inputs.kubeconfig), "the kubeconfig is secret");
     });
 

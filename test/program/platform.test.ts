@@ -52,12 +52,27 @@ describe("host layer: children, inputs, dependencies", () => {
             ].sort();
         assert.deepEqual(
             recorded.map((r) => `${r.name}:${r.type}`).sort(),
-            ["k3s-token:random:index/randomPassword:RandomPassword", ...perHost("s1", "server"), ...perHost("a1", "agent")].sort(),
+            [
+                "k3s-buildkit:k3s-buildkit:index:Platform",
+                "k3s-token:random:index/randomPassword:RandomPassword",
+                ...perHost("s1", "server"),
+                ...perHost("a1", "agent"),
+            ].sort(),
         );
-        const parents = Object.fromEntries(recorded.map((r) => [r.name, r.parent]));
-        assert.equal(parents["s1-k3s-install"], "s1");
-        assert.equal(parents["a1-buildkit"], "a1");
-        assert.equal(parents["a1-nerdctl-toml"], "a1");
+        // The tree a reviewer reads in a preview: Platform → host → {preflight, k3s, BuildKit, nerdctl}.
+        const urn = (name: string) => byName(recorded, name).urn.replace("urn:pulumi:test::k3s-buildkit::", "");
+        const host = "k3s-buildkit:index:Platform$k3s-buildkit:host:Host";
+        assert.equal(urn("s1-preflight"), `${host}$command:remote:Command::s1-preflight`);
+        assert.equal(urn("s1-k3s-install"), `${host}$k3s-buildkit:host:K3sNode$command:remote:Command::s1-k3s-install`);
+        assert.equal(
+            urn("a1-buildkit"),
+            `${host}$k3s-buildkit:host:BuildkitHost$pulumi-nodejs:dynamic/k3s-buildkit:SystemdService::a1-buildkit`,
+        );
+        assert.equal(
+            urn("a1-nerdctl-toml"),
+            `${host}$k3s-buildkit:host:Nerdctl$pulumi-nodejs:dynamic/k3s-buildkit:HostFile::a1-nerdctl-toml`,
+        );
+        assert.equal(urn("k3s-token"), "k3s-buildkit:index:Platform$random:index/randomPassword:RandomPassword::k3s-token");
     });
 
     it("orders the steps: preflight → k3s → ready → BuildKit/nerdctl; agents after the first server is Ready", async () => {
@@ -230,12 +245,12 @@ describe("host layer: children, inputs, dependencies", () => {
             recorded.filter((r) => r.name.includes("nerdctl") || r.type.endsWith("Nerdctl")),
             [],
         );
-        assert.ok(recorded.every((r) => r.name === "k3s-token" || r.name.startsWith("s1")));
+        assert.ok(recorded.every((r) => r.name === "k3s-token" || r.name === "k3s-buildkit" || r.name.startsWith("s1")));
     });
 
     it("a preview with every host output unknown constructs without error", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"], true);
-        assert.equal(recorded.length, 40);
+        assert.equal(recorded.length, 41);
     });
 
     it("the kubeconfig output is secret and points at the first server's address", async () => {

@@ -38,10 +38,12 @@ describe("index.ts under mocks", () => {
             "k3s-buildkit:build:HostImageBuild devcontainer",
             "k3s-buildkit:build:HostImageBuild hello",
             "k3s-buildkit:cluster:BuildkitDaemon buildkitd",
+            "k3s-buildkit:cluster:Cluster cluster",
             "k3s-buildkit:host:BuildkitHost local",
             "k3s-buildkit:host:Host local",
             "k3s-buildkit:host:K3sNode local",
             "k3s-buildkit:host:Nerdctl local",
+            "k3s-buildkit:index:Platform k3s-buildkit",
             "kubernetes:apps/v1:Deployment deployment-default-devcontainer",
             "kubernetes:apps/v1:StatefulSet buildkitd-statefulset",
             "kubernetes:core/v1:ConfigMap buildkitd-config",
@@ -178,7 +180,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 44);
+        assert.equal(recorded.length, 46); // with the Platform and Cluster components
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

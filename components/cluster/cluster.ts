@@ -1,0 +1,121 @@
+/**
+ * `Cluster` (`k3s-buildkit:cluster:Cluster`): everything that goes through the Kubernetes API, under one
+ * component: the provider made from the kubeconfig (the first server's, or one brought along), passed
+ * explicitly to every Kubernetes child; the in-cluster buildkitd (when `cluster.enabled`); the build Jobs;
+ * and the Deployments that run built images by digest.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { moved } from "../aliases";
+import { ImageBuild } from "../build/image-build";
+import type { StackConfig } from "../config";
+import type { BuildOutputs, ClusterOutputs } from "../platform";
+import { BuildkitDaemon } from "./buildkit-daemon";
+import { deploymentSpec, workloadLabels } from "./deployment-spec";
+
+export interface ClusterArgs {
+    readonly stack: StackConfig;
+    /** Kubeconfig of the cluster (secret). */
+    readonly kubeconfig: pulumi.Input<string>;
+    /** Where the daemon keeps its state on nodes without a storage class (a hostPath). */
+    readonly hostStateDir: string;
+    /** Host builds by name, for Deployments that run them. */
+    readonly hostBuilds: Record<string, BuildOutputs>;
+}
+
+export class Cluster extends pulumi.ComponentResource {
+    public readonly provider: k8s.Provider;
+    /** The in-cluster daemon; undefined when `cluster.enabled` is false. */
+    public readonly daemon?: BuildkitDaemon;
+    /** How to reach the daemon; undefined without one. */
+    public readonly outputs?: ClusterOutputs;
+    /** In-cluster builds by name. */
+    public readonly builds: Record<string, BuildOutputs>;
+
+    constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k3s-buildkit:cluster:Cluster", name, {}, opts);
+        const { settings, secrets } = args.stack;
+        this.provider = new k8s.Provider(
+            "cluster",
+            { kubeconfig: args.kubeconfig, enableServerSideApply: true },
+            moved(this, "pulumi:providers:kubernetes", "cluster"),
+        );
+        if (settings.cluster.enabled) {
+            this.daemon = new BuildkitDaemon(
+                "buildkitd",
+                {
+                    provider: this.provider,
+                    cluster: settings.cluster,
+                    buildkit: settings.buildkit,
+                    registries: settings.registries,
+                    registryPasswords: secrets.registryPasswords,
+                    hostStateDir: args.hostStateDir,
+                },
+                moved(this, "k3s-buildkit:cluster:BuildkitDaemon", "buildkitd"),
+            );
+            this.outputs = {
+                namespace: this.daemon.namespace,
+                kubePodAddress: this.daemon.kubePodAddress,
+                serviceAddress: this.daemon.serviceAddress,
+                clientTls: this.daemon.clientTls,
+            };
+        }
+        this.builds = this.imageBuilds(args.stack, args.kubeconfig);
+        this.deployments(args.stack, { ...args.hostBuilds, ...this.builds });
+        this.registerOutputs({ builds: this.builds });
+    }
+
+    /** In-cluster builds (Jobs against the daemon). */
+    private imageBuilds(stack: StackConfig, kubeconfig: pulumi.Input<string>): Record<string, BuildOutputs> {
+        const daemon = this.daemon;
+        if (daemon === undefined) return {}; // config validation rejects builds without the daemon
+        return Object.fromEntries(
+            stack.settings.builds.map((b) => {
+                const build = new ImageBuild(
+                    b.name,
+                    {
+                        provider: this.provider,
+                        kubeconfig,
+                        build: b,
+                        registries: stack.settings.registries,
+                        daemon: {
+                            namespace: daemon.namespace,
+                            replicas: daemon.replicas,
+                            image: daemon.image,
+                            clientTlsSecretName: daemon.clientTlsSecretName,
+                            registryAuthSecretName: daemon.registryAuthSecretName,
+                        },
+                        buildSecrets: stack.secrets.buildSecrets,
+                        dependsOn: [daemon],
+                    },
+                    moved(this, "k3s-buildkit:build:ImageBuild", b.name),
+                );
+                return [b.name, { kind: "cluster", jobName: build.jobName, digest: build.digest, ref: build.ref }] as const;
+            }),
+        );
+    }
+
+    /** Deployments running built images by digest; a host-built image pins its pods to that host. */
+    private deployments(stack: StackConfig, builds: Record<string, BuildOutputs>): void {
+        for (const d of stack.settings.deployments) {
+            const built = builds[d.build];
+            const name = `deployment-${d.namespace}-${d.name}`;
+            new k8s.apps.v1.Deployment(
+                name,
+                {
+                    metadata: { name: d.name, namespace: d.namespace, labels: { ...workloadLabels(d.name) } },
+                    spec: built.ref.apply((image) =>
+                        deploymentSpec({
+                            name: d.name,
+                            image,
+                            replicas: d.replicas,
+                            command: d.command,
+                            ...(built.host === undefined ? {} : { hostNode: built.host }),
+                        }),
+                    ),
+                },
+                moved(this, "kubernetes:apps/v1:Deployment", name, { provider: this.provider }),
+            );
+        }
+    }
+}

@@ -1,0 +1,108 @@
+/**
+ * The resource tree (issue: a preview that reads like the platform) and the upgrade of stacks made before
+ * it. `fixtures/urns-before-tree.json` holds, for the dev and HA example stacks, every URN of the last
+ * evaluation before the tree (all components at the stack's root) with a hash of its inputs. The new
+ * evaluation must account for each of them through a resource's own URN or an alias the engine would
+ * match (declared on the resource, or inherited from its parent's aliases, as the engine derives them),
+ * with the same type, name and inputs: the move is a state move, 0 replacements, 0 changes.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { type RecordedWithDeps, runPlatform } from "../../scripts/evaluate";
+import { readStackConfig } from "../../scripts/render";
+
+const before = JSON.parse(readFileSync(join(__dirname, "fixtures", "urns-before-tree.json"), "utf8")) as Record<
+    string,
+    Record<string, string>
+>;
+
+/** `urn:pulumi:s::p::A$B::name` → its qualified type `A$B`. */
+const qualifiedType = (urn: string) => urn.split("::")[2];
+const prefix = (urn: string) => urn.split("::").slice(0, 2).join("::");
+
+/** Every URN the engine would match to each resource: its own, its declared aliases, and aliases inherited from its parents'. */
+function identities(recorded: readonly RecordedWithDeps[]): Map<string, RecordedWithDeps> {
+    const byUrn = new Map(recorded.map((r) => [r.urn, r]));
+    const parentOf = (r: RecordedWithDeps) => {
+        const t = qualifiedType(r.urn);
+        if (!t.includes("$")) return undefined;
+        const parentType = t.slice(0, t.lastIndexOf("$"));
+        return recorded.find((p) => qualifiedType(p.urn) === parentType && r.parent === p.name);
+    };
+    const memo = new Map<string, string[]>();
+    const aliasesOf = (r: RecordedWithDeps): string[] => {
+        const known = memo.get(r.urn);
+        if (known !== undefined) return known;
+        const parent = parentOf(r);
+        const inherited =
+            parent === undefined ? [] : aliasesOf(parent).map((a) => `${prefix(a)}::${qualifiedType(a)}$${r.type}::${r.name}`);
+        const all = [...r.aliases, ...inherited];
+        memo.set(r.urn, all);
+        return all;
+    };
+    const out = new Map<string, RecordedWithDeps>();
+    for (const r of byUrn.values()) for (const u of [r.urn, ...aliasesOf(r)]) out.set(u, r);
+    return out;
+}
+
+const inputsHash = (r: RecordedWithDeps) => createHash("sha256").update(JSON.stringify(r.inputs)).digest("hex").slice(0, 16);
+
+describe("the resource tree", () => {
+    for (const stack of ["dev", "ha-example"]) {
+        it(`${stack}: every URN of a stack made before the tree is matched by an alias, same type, name and inputs; only Platform and Cluster are new`, async () => {
+            const { values, secretKeys } = readStackConfig(join(__dirname, "../..", `Pulumi.${stack}.yaml`));
+            const { recorded } = await runPlatform(values, secretKeys);
+            const ids = identities(recorded);
+            const old = before[stack];
+            const moves: string[] = [];
+            for (const [urn, hash] of Object.entries(old)) {
+                const now = ids.get(urn);
+                assert.ok(now !== undefined, `${urn} is neither a current URN nor an alias: it would be deleted and created again`);
+                assert.equal(
+                    `${now.type}::${now.name}`,
+                    urn.slice(urn.lastIndexOf("::", urn.lastIndexOf("::") - 1) + 2).replace(/^.*\$/, ""),
+                );
+                assert.equal(inputsHash(now), hash, `${urn}: inputs changed`);
+                if (now.urn !== urn) moves.push(urn);
+            }
+            const matched = new Set(Object.keys(old).map((u) => ids.get(u)!.urn));
+            assert.deepEqual(
+                recorded
+                    .filter((r) => !matched.has(r.urn))
+                    .map((r) => `${r.type} ${r.name}`)
+                    .sort(),
+                ["k3s-buildkit:cluster:Cluster cluster", "k3s-buildkit:index:Platform k3s-buildkit"],
+            );
+            assert.equal(moves.length, Object.keys(old).length, "every resource moved under the tree (and is aliased)");
+            console.log(`# ${stack}: ${Object.keys(old).length} resources moved by alias, 0 replaced, 2 components added`);
+        });
+    }
+
+    it("the tree reads like the platform: Platform → host → k3s/BuildKit/nerdctl/host builds; Platform → cluster → provider, daemon, builds", async () => {
+        const { values, secretKeys } = readStackConfig(join(__dirname, "../..", "Pulumi.ha-example.yaml"));
+        const { recorded } = await runPlatform(values, secretKeys);
+        const tops = (r: RecordedWithDeps) => qualifiedType(r.urn).split("$").slice(0, 3).join(" > ");
+        const shapes = [...new Set(recorded.filter((r) => !r.custom).map(tops))].sort();
+        assert.deepEqual(shapes, [
+            "k3s-buildkit:index:Platform",
+            "k3s-buildkit:index:Platform > k3s-buildkit:cluster:Cluster",
+            "k3s-buildkit:index:Platform > k3s-buildkit:cluster:Cluster > k3s-buildkit:build:ImageBuild",
+            "k3s-buildkit:index:Platform > k3s-buildkit:cluster:Cluster > k3s-buildkit:cluster:BuildkitDaemon",
+            "k3s-buildkit:index:Platform > k3s-buildkit:host:Host",
+            "k3s-buildkit:index:Platform > k3s-buildkit:host:Host > k3s-buildkit:host:BuildkitHost",
+            "k3s-buildkit:index:Platform > k3s-buildkit:host:Host > k3s-buildkit:host:K3sNode",
+            "k3s-buildkit:index:Platform > k3s-buildkit:host:Host > k3s-buildkit:host:Nerdctl",
+        ]);
+        const dev = await runPlatform(readStackConfig(join(__dirname, "../..", "Pulumi.dev.yaml")).values);
+        assert.equal(
+            dev.recorded.find((r) => r.name === "devcontainer" && r.type === "k3s-buildkit:build:HostImageBuild")?.urn,
+            "urn:pulumi:test::k3s-buildkit::k3s-buildkit:index:Platform$k3s-buildkit:host:Host$k3s-buildkit:build:HostImageBuild::devcontainer",
+            "a host build sits under its host",
+        );
+        const rootChildren = recorded.filter((r) => qualifiedType(r.urn).split("$").length === 2).map((r) => `${r.type} ${r.name}`);
+        assert.ok(rootChildren.length <= 8, `the Platform has ${rootChildren.length} direct children: ${rootChildren.join(", ")}`);
+    });
+});
