@@ -11,7 +11,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { HostImageBuild } from "./build/host-image-build";
+import { HostImageBuild } from "./builds/host-image-build";
 import type { ClientTls } from "./cluster/buildkit-daemon";
 import { moved } from "./aliases";
 import { Cluster } from "./cluster/cluster";

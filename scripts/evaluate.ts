@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { repositoryOf } from "../components/build/buildctl";
+import { repositoryOf } from "../components/builds/buildctl";
 import { PROJECT } from "../components/config";
 
 export interface Recorded {

@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
-import { hygieneArgs } from "../components/build/buildctl";
+import { hygieneArgs } from "../components/builds/buildctl";
 import { BUILDKIT_ADDRESS } from "../components/host/buildkit";
 import { readArgvParams, shellWords } from "../components/host/shell";
 import { PROJECT } from "../components/config";

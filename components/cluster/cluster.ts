@@ -7,7 +7,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { moved } from "../aliases";
-import { ImageBuild } from "../build/image-build";
+import { ImageBuild } from "../builds/image-build";
 import type { StackConfig } from "../config";
 import type { BuildOutputs, ClusterOutputs } from "../platform";
 import { BuildkitDaemon } from "./buildkit-daemon";

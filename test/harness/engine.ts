@@ -14,7 +14,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../components/config";
-import { hostBuildProvider } from "../../components/build/host-build-provider";
+import { hostBuildProvider } from "../../components/builds/host-build-provider";
 import { hostFileProvider } from "../../components/host/host-file-provider";
 import { systemdServiceProvider } from "../../components/host/host-service-provider";
 import type { TransportTarget } from "../../components/host/runner";

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { jobName } from "../../components/build/job-spec";
+import { jobName } from "../../components/builds/job-spec";
 import { readArgvParams } from "../../components/host/shell";
 import { parseConfig, type ResolvedConfig } from "../../components/config";
 import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { BuildResult } from "../../components/build/image-build";
-import { HostBuild } from "../../components/build/host-image-build";
+import { BuildResult } from "../../components/builds/image-build";
+import { HostBuild } from "../../components/builds/host-image-build";
 import { isSecretValue, recordingMocks, setStackConfig, settle } from "../../scripts/evaluate";
 
 type Loaded = { handler: () => { check: (o: object, n: object) => Promise<{ failures: unknown[] }> } };

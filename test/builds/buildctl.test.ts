@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
-import { buildctlArgs, csvField, hygieneArgs, imageRefFromMetadata, repositoryOf } from "../../components/build/buildctl";
+import { buildctlArgs, csvField, hygieneArgs, imageRefFromMetadata, repositoryOf } from "../../components/builds/buildctl";
 import { shellWords } from "../../components/host/shell";
 
 const local = { kind: "local", dir: ".", dockerfileDir: "." } as const;

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildctlArgs } from "../../components/build/buildctl";
+import { buildctlArgs } from "../../components/builds/buildctl";
 import {
     contextFiles,
     definitionHash,
@@ -14,7 +14,7 @@ import {
     jobName,
     jobSpec,
     replicaIndex,
-} from "../../components/build/job-spec";
+} from "../../components/builds/job-spec";
 import { parseConfig, type ResolvedConfig } from "../../components/config";
 
 /** A build as the config parser resolves it (defaults applied), with the given registries. */

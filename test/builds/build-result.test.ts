@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { awaitBuild, buildResultProvider, type BuildResultOutputs } from "../../components/build/build-result-provider";
-import { kubeAccess } from "../../components/build/kube-client";
+import { awaitBuild, buildResultProvider, type BuildResultOutputs } from "../../components/builds/build-result-provider";
+import { kubeAccess } from "../../components/builds/kube-client";
 import { type KubeApi, makePki, type Pki, startKubeApi } from "../fixtures/kube-api";
 
 const DIGEST = `sha256:${"7e".repeat(32)}`;

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { jobCommand } from "../../components/build/job-spec";
+import { jobCommand } from "../../components/builds/job-spec";
 import { shellWords } from "../../components/host/shell";
 import { bootMachine, type Machine } from "../harness/machine";
 

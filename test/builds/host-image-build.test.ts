@@ -1,8 +1,8 @@
 /** Host builds' pure parts: image names as containerd stores them, and the buildctl build a host runs. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildctlArgs } from "../../components/build/buildctl";
-import { hostBuildctl, normalizeImageName } from "../../components/build/host-image-build";
+import { buildctlArgs } from "../../components/builds/buildctl";
+import { hostBuildctl, normalizeImageName } from "../../components/builds/host-image-build";
 import { parseConfig, type ResolvedConfig } from "../../components/config";
 
 function hostBuild(b: Record<string, unknown>, registries: Record<string, unknown> = {}): ResolvedConfig {

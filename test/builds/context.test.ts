@@ -19,7 +19,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
-import { contextHash, inlineEntries, isIgnored, parseDockerignore, tarEntries, walkContext } from "../../components/build/context";
+import { contextHash, inlineEntries, isIgnored, parseDockerignore, tarEntries, walkContext } from "../../components/builds/context";
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
