@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as prettier from "prettier";
-import { withReference } from "../components/config-reference";
+import { withReference } from "../components/config/reference";
 
 export const README_PATH = join(__dirname, "..", "README.md");
 

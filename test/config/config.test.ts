@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { join } from "node:path";
 import { checkContextDirs, ConfigError, DEFAULT_VERSIONS, parseConfig, type RawConfig } from "../../components/config";
-import { formatIssue } from "../../components/schema";
+import { formatIssue } from "../../components/config/schema";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
 

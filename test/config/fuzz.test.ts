@@ -22,7 +22,7 @@ import { tarEntries } from "../../components/builds/context";
 import { buildScript, contextEntries } from "../../components/builds/host-build-provider";
 import { airgapStagingPath } from "../../components/host/k3s";
 import { checkContextDirs, parseConfig, SECRET_KEYS, stackSchema } from "../../components/config";
-import { formatIssue, walkFields } from "../../components/schema";
+import { formatIssue, walkFields } from "../../components/config/schema";
 import { type RecordedWithDeps, runPlatform, tryProgram } from "../../scripts/evaluate";
 import { Sandbox } from "../harness/sandbox";
 

@@ -15,7 +15,7 @@ import { parseConfig, plainSecretLeaves, type RawConfig } from "../../components
 import { rewriteKubeconfig } from "../../components/host/kubeconfig";
 import { hostScript } from "../../components/host/scripts";
 import { readExportLines } from "../../components/host/shell";
-import { formatIssue } from "../../components/schema";
+import { formatIssue } from "../../components/config/schema";
 import { isSecretValue, runPlatform, tryProgram } from "../../scripts/evaluate";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";

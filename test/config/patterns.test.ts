@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { stackSchema } from "../../components/config";
-import { walkFields } from "../../components/schema";
+import { walkFields } from "../../components/config/schema";
 
 const RUNS = ["a", "0", "a-", "a.", "/a", "a/", "0.", "0:", "a:", "-", "_", "a@", "./", "a/.", "ab-", "1a"];
 const ENDINGS = ["", " ", "!", "/", "..", ":x", '"', "-", "#", "/.."];

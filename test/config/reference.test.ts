@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { stackSchema } from "../../components/config";
-import { renderConfigReference } from "../../components/config-reference";
+import { renderConfigReference } from "../../components/config/reference";
 import { formattedReadme } from "../../scripts/readme";
-import type { Field } from "../../components/schema";
+import type { Field } from "../../components/config/schema";
 
 const root = join(__dirname, "..", "..");
 

@@ -2,7 +2,7 @@
  * Renders the config reference (a Markdown table) from the stack schema, so the README cannot drift
  * from the code: `npm run docs:config` writes it, a test compares it.
  */
-import { stackSchema } from "./config";
+import { stackSchema } from "./stack";
 import type { Field } from "./schema";
 
 function typeName(f: Field): string {

@@ -1,0 +1,80 @@
+/** Stack config: BuildKit and nerdctl on every host. */
+import { absolutePath, DEFAULT_VERSIONS, HTTP_URL, PLATFORM, SHA256, version } from "./fields";
+import { arr, bool, map, obj, optional, str } from "./schema";
+
+export const buildkit = obj(
+    {
+        version: str({
+            description: "BuildKit release to install on hosts (and the default in-cluster image tag).",
+            default: DEFAULT_VERSIONS.buildkit,
+            pattern: version(/^v\d+\.\d+\.\d+$/, DEFAULT_VERSIONS.buildkit),
+        }),
+        downloadBaseUrl: str({
+            description: "Base URL of BuildKit release tarballs: `<base>/<version>/buildkit-<version>.linux-<arch>.tar.gz`.",
+            default: "https://github.com/moby/buildkit/releases/download",
+            pattern: HTTP_URL,
+        }),
+        sha256: map(str({ description: "Checksum of the tarball for this architecture.", pattern: SHA256 }), {
+            description: "Pinned tarball checksums by architecture (amd64, arm64); BuildKit publishes none.",
+            default: {},
+            keyPattern: { regex: /^(?:amd64|arm64)$/, expected: '"amd64" or "arm64"' },
+        }),
+        root: absolutePath({
+            description: "BuildKit state directory (buildkitd.toml `root`).",
+            default: "/data/buildkit",
+            ownedBecause: "BuildKit fills it with its state and garbage-collects it",
+        }),
+        containerdNamespace: str({
+            description: "containerd namespace BuildKit builds into (k8s.io: images are visible to k3s pods).",
+            default: "k8s.io",
+            pattern: { regex: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, expected: "a containerd namespace name like k8s.io" },
+        }),
+        platforms: arr(str({ description: "A platform.", pattern: PLATFORM }), {
+            description: "Platforms the containerd worker builds for (empty: the host's own).",
+            default: [],
+        }),
+        gc: obj(
+            {
+                enabled: bool({ description: "Enable BuildKit garbage collection.", default: true }),
+                reservedSpace: optional(
+                    str({
+                        description: 'Space GC always keeps (e.g. "10GB").',
+                        pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "10GB" or a percentage like "10%"' },
+                    }),
+                ),
+                maxUsedSpace: optional(
+                    str({
+                        description: 'Space above which GC runs (e.g. "50GB").',
+                        pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "50GB" or a percentage like "60%"' },
+                    }),
+                ),
+                minFreeSpace: optional(
+                    str({
+                        description: 'Free disk space GC keeps (e.g. "20%").',
+                        pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "20GB" or a percentage like "20%"' },
+                    }),
+                ),
+            },
+            { description: "BuildKit GC (v0.17+ keys).", default: {} },
+        ),
+        debug: bool({ description: "buildkitd debug logging.", default: false }),
+    },
+    { description: "BuildKit on every host, using k3s's containerd as its worker.", default: {} },
+);
+
+export const nerdctl = obj(
+    {
+        enabled: bool({ description: "Install nerdctl on every host.", default: true }),
+        version: str({
+            description: "nerdctl release (minimal archive).",
+            default: DEFAULT_VERSIONS.nerdctl,
+            pattern: version(/^\d+\.\d+\.\d+$/, DEFAULT_VERSIONS.nerdctl),
+        }),
+        downloadBaseUrl: str({
+            description: "Base URL of nerdctl releases: `<base>/v<version>/nerdctl-<version>-linux-<arch>.tar.gz` and `SHA256SUMS`.",
+            default: "https://github.com/containerd/nerdctl/releases/download",
+            pattern: HTTP_URL,
+        }),
+    },
+    { description: "nerdctl on every host.", default: {} },
+);

@@ -1,0 +1,64 @@
+/** Stack config: the buildkitd daemon in the cluster. */
+import { K8S_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, QUANTITY } from "./fields";
+import { arr, bool, int, json, map, obj, optional, str } from "./schema";
+
+export const cluster = obj(
+    {
+        enabled: bool({ description: "Run a buildkitd daemon inside the cluster.", default: true }),
+        namespace: str({
+            description: "Namespace of the in-cluster daemon and build Jobs.",
+            default: "buildkit",
+            pattern: { regex: /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, expected: "a Kubernetes namespace name (DNS label)" },
+        }),
+        replicas: int({ description: "buildkitd replicas.", default: 1, min: 1, max: 32 }),
+        mode: str({ description: "Security mode of the daemon.", enum: ["privileged", "rootless"] as const, default: "privileged" }),
+        imageRepository: str({
+            description: "Repository of the buildkit image (set a mirror here); the tag is the BuildKit version.",
+            default: "docker.io/moby/buildkit",
+            pattern: { regex: /^[a-z0-9.:/_-]+$/, expected: "an image repository like docker.io/moby/buildkit" },
+        }),
+        storageClass: optional(
+            str({ description: "StorageClass for the state volume (default: a hostPath under the k3s data dir).", pattern: K8S_SUBDOMAIN }),
+        ),
+        stateSize: str({
+            description: "Size of each replica's state volume when storageClass is set.",
+            default: "50Gi",
+            pattern: { regex: /^\d+(?:Mi|Gi|Ti)$/, expected: 'a Kubernetes quantity like "50Gi"' },
+        }),
+        resources: obj(
+            {
+                requests: map(str({ description: "Quantity.", pattern: QUANTITY }), {
+                    description: "Resource requests (cpu, memory).",
+                    default: {},
+                    keyPattern: LABEL_KEY,
+                }),
+                limits: map(str({ description: "Quantity.", pattern: QUANTITY }), {
+                    description: "Resource limits (cpu, memory).",
+                    default: {},
+                    keyPattern: LABEL_KEY,
+                }),
+            },
+            { description: "Resources of the buildkitd container.", default: {} },
+        ),
+        nodeSelector: map(str({ description: "Label value.", nonEmpty: false, pattern: LABEL_VALUE }), {
+            description: "Node labels the daemon's pods must match.",
+            default: {},
+            keyPattern: LABEL_KEY,
+        }),
+        tolerations: arr(
+            obj(
+                {
+                    key: optional(str({ description: "Taint key.", pattern: LABEL_KEY })),
+                    operator: str({ description: "Toleration operator.", enum: ["Equal", "Exists"] as const, default: "Equal" }),
+                    value: optional(str({ description: "Taint value.", nonEmpty: false, pattern: LABEL_VALUE })),
+                    effect: optional(str({ description: "Taint effect.", enum: ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const })),
+                    tolerationSeconds: optional(int({ description: "For NoExecute: how long the pod stays.", min: 0 })),
+                },
+                { description: "A toleration." },
+            ),
+            { description: "Tolerations of the daemon's pods.", default: [] },
+        ),
+        affinity: optional(json({ description: "Kubernetes affinity of the daemon's pods, as in a pod spec." })),
+    },
+    { description: "The buildkitd daemon in the cluster.", default: {} },
+);

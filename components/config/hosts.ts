@@ -1,0 +1,49 @@
+/** Stack config: the hosts (machines) and how to reach them. */
+import { HOST_KEY, HOST_NAME, hostOrIp, UNIX_USER } from "./fields";
+import { bool, int, obj, optional, str } from "./schema";
+
+export const bastion = obj(
+    {
+        address: hostOrIp("Bastion host address."),
+        port: int({ description: "Bastion SSH port.", default: 22, min: 1, max: 65535 }),
+        user: str({ description: "Bastion SSH user.", default: "root", pattern: UNIX_USER }),
+        hostKey: optional(str({ description: "Pinned bastion host key.", pattern: HOST_KEY })),
+    },
+    { description: "Reach the host through this SSH bastion (jump host); it uses the same private key." },
+);
+
+export const host = obj(
+    {
+        name: str({ description: "Unique name of the host; used in resource names.", pattern: HOST_NAME }),
+        role: str({ description: "k3s role of the host.", enum: ["server", "agent"] as const, default: "server" }),
+        connection: str({
+            description: "How to reach the host: over SSH, or the machine that runs Pulumi.",
+            enum: ["ssh", "local"] as const,
+            default: "ssh",
+        }),
+        address: optional(hostOrIp("IP address or DNS name to SSH to (ssh hosts only).")),
+        port: optional(int({ description: "SSH port (default: sshPort).", min: 1, max: 65535 })),
+        user: optional(str({ description: "SSH user (default: sshUser).", pattern: UNIX_USER })),
+        sudo: optional(
+            bool({
+                description:
+                    "Run scripts through passwordless `sudo -n` (default: true unless the user is root; for local hosts, unless Pulumi runs as root).",
+            }),
+        ),
+        hostKey: optional(str({ description: "Pinned SSH host key; without it the host key is not checked.", pattern: HOST_KEY })),
+        bastion: optional(bastion),
+        dialErrorLimit: int({
+            description: "SSH connection attempts before giving up (hosts still booting).",
+            default: 10,
+            min: 1,
+            max: 1000,
+        }),
+        dialTimeoutSeconds: int({ description: "Seconds per SSH connection attempt.", default: 15, min: 1, max: 600 }),
+        apiAddress: optional(
+            hostOrIp(
+                "Address other nodes and the kubeconfig use to reach this server's API (default: address; 127.0.0.1 for a local host).",
+            ),
+        ),
+    },
+    { description: "A machine to manage." },
+);

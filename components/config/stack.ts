@@ -1,0 +1,219 @@
+/**
+ * The stack config as one schema (the single source for validation, defaults, types, the README's config
+ * reference and the JSON Schema), and the pure parser: raw Pulumi config in, a resolved config or every
+ * problem with its key out.
+ */
+import { build, deployment, hostBuild } from "./builds";
+import { buildkit, nerdctl } from "./buildkit";
+import { crossCheck } from "./checks";
+import { cluster } from "./cluster";
+import { REGISTRY_HOST, SECRET_ID, UNIX_USER } from "./fields";
+import { host } from "./hosts";
+import { k3s } from "./k3s";
+import { registry } from "./registries";
+import { arr, type ConfigIssue, formatIssue, type Infer, int, map, obj, optional, parseField, str, unknownKeyMessage } from "./schema";
+
+/** The Pulumi project name; stack config keys are `k3s-buildkit:<key>`. */
+export const PROJECT = "k3s-buildkit";
+
+/** Every key of the stack config (namespace `k3s-buildkit`). */
+export const stackSchema = obj(
+    {
+        sshUser: str({ description: "Default SSH user for hosts.", default: "root", pattern: UNIX_USER }),
+        sshPort: int({ description: "Default SSH port for hosts.", default: 22, min: 1, max: 65535 }),
+        sshPrivateKey: optional(
+            str({
+                description: "OpenSSH private key used for every SSH host and bastion.",
+                secret: true,
+                multiline: true,
+                maxLength: 65536,
+            }),
+        ),
+        sshPrivateKeyPassphrase: optional(str({ description: "Passphrase of sshPrivateKey, if it is encrypted.", secret: true })),
+        kubeconfig: optional(
+            str({
+                description: "Bring-your-own cluster: a kubeconfig used instead of a k3s server from hosts.",
+                secret: true,
+                multiline: true,
+            }),
+        ),
+        hosts: arr(host, { description: "Machines to manage: k3s servers and agents.", default: [] }),
+        k3s,
+        buildkit,
+        nerdctl,
+        registries: map(registry, {
+            description: "Registries by host: mirrors, plain HTTP, TLS and user names.",
+            default: {},
+            keyPattern: REGISTRY_HOST,
+        }),
+        registryPasswords: optional(
+            map(str({ description: "Password or token." }), {
+                description: "Registry passwords by registry host (a secret object).",
+                secret: true,
+                keyPattern: REGISTRY_HOST,
+            }),
+        ),
+        cluster,
+        builds: arr(build, { description: "Image builds run as Kubernetes Jobs.", default: [] }),
+        hostBuilds: arr(hostBuild, { description: "Image builds on a host, into k3s's containerd.", default: [] }),
+        buildSecrets: optional(
+            map(str({ description: "Secret value.", multiline: true, maxLength: 65536 }), {
+                description: "Build secrets and git tokens by id (a secret object).",
+                secret: true,
+                keyPattern: SECRET_ID,
+            }),
+        ),
+        deployments: arr(deployment, { description: "Deployments that run built images by digest.", default: [] }),
+    },
+    { description: "Stack config." },
+);
+
+/** The validated stack config, defaults applied. Secret values are plain here; see {@link StackConfig}. */
+export type ParsedConfig = Infer<typeof stackSchema>;
+export type HostConfig = ParsedConfig["hosts"][number];
+
+/** Top-level keys whose value must be a Pulumi secret. */
+export const SECRET_KEYS: readonly string[] = Object.entries(stackSchema.fields)
+    .filter(([, f]) => f.secret === true)
+    .map(([k]) => k);
+
+/** Raw stack config: top-level key (without `k3s-buildkit:`) → the string Pulumi hands the program. */
+export interface RawConfig {
+    readonly values: Readonly<Record<string, string>>;
+    /** Keys that are stored as secrets. */
+    readonly secretKeys: ReadonlySet<string>;
+}
+
+/** Thrown when stack config is invalid; the message lists every problem, one per line. */
+export class ConfigError extends Error {
+    constructor(readonly issues: readonly ConfigIssue[]) {
+        super(
+            `invalid stack config (${issues.length} problem${issues.length === 1 ? "" : "s"}); nothing was changed:\n` +
+                issues.map((i) => `  - ${formatIssue(i)}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+/** Turns a raw string into the JSON value its schema kind expects; scalars stay strings when unparsable. */
+function decodeRaw(kind: string, raw: string): unknown {
+    switch (kind) {
+        case "string":
+            return raw;
+        case "integer":
+            return /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+        case "boolean":
+            return raw === "true" ? true : raw === "false" ? false : raw;
+        default:
+            return JSON.parse(raw) as unknown;
+    }
+}
+
+/** Whether Pulumi runs as root on this machine (decides sudo for local hosts). */
+export interface LocalFacts {
+    readonly runningAsRoot: boolean;
+}
+
+/**
+ * Validates raw stack config and applies defaults. Pure. Returns every problem at once, each with
+ * its key path; the config is returned only when there is none.
+ */
+export function parseConfig(raw: RawConfig, local: LocalFacts): { config?: ResolvedConfig; issues: ConfigIssue[] } {
+    const issues: ConfigIssue[] = [];
+    const decoded: Record<string, unknown> = {};
+    const known = Object.keys(stackSchema.fields);
+    for (const [key, text] of Object.entries(raw.values)) {
+        const field = (stackSchema.fields as Record<string, { kind: string } | undefined>)[key];
+        if (field === undefined) {
+            issues.push({ path: key, message: unknownKeyMessage(key, known) });
+            continue;
+        }
+        try {
+            decoded[key] = decodeRaw(field.kind, text);
+        } catch {
+            issues.push({
+                path: key,
+                message: `is not valid JSON; set structured values in Pulumi.<stack>.yaml or with pulumi config set --path`,
+            });
+        }
+    }
+    for (const key of SECRET_KEYS) {
+        if (raw.values[key] !== undefined && !raw.secretKeys.has(key)) {
+            issues.push({ path: key, message: `must be stored as a secret; set it with: pulumi config set --secret ${key} …` });
+        }
+    }
+    const before = issues.length;
+    const parsed = parseField(stackSchema, decoded, "", issues) as ParsedConfig;
+    if (issues.length > before) return { issues };
+    issues.push(...crossCheck(parsed));
+    if (issues.length > 0) return { issues };
+    return { config: resolve(parsed, local), issues };
+}
+
+/** How to reach a host. Secret material is not here: see {@link StackConfig.secrets}. */
+export type ConnectionConfig =
+    | {
+          readonly kind: "ssh";
+          readonly host: string;
+          readonly port: number;
+          readonly user: string;
+          readonly sudo: boolean;
+          readonly hostKey?: string;
+          readonly bastion?: { readonly host: string; readonly port: number; readonly user: string; readonly hostKey?: string };
+          readonly dialErrorLimit: number;
+          readonly dialTimeoutSeconds: number;
+      }
+    | { readonly kind: "local"; readonly sudo: boolean };
+
+export interface ResolvedHost {
+    readonly name: string;
+    readonly role: "server" | "agent";
+    readonly connection: ConnectionConfig;
+    /** Servers: the address joining nodes and the kubeconfig use. */
+    readonly apiAddress: string;
+}
+
+/** Validated config with host defaults resolved. Secret values are still plain strings here. */
+export interface ResolvedConfig extends Omit<ParsedConfig, "hosts"> {
+    readonly hosts: readonly ResolvedHost[];
+}
+
+function resolve(c: ParsedConfig, local: LocalFacts): ResolvedConfig {
+    const hosts = c.hosts.map((h): ResolvedHost => {
+        if (h.connection === "local") {
+            return {
+                name: h.name,
+                role: h.role,
+                connection: { kind: "local", sudo: h.sudo ?? !local.runningAsRoot },
+                apiAddress: h.apiAddress ?? "127.0.0.1",
+            };
+        }
+        const user = h.user ?? c.sshUser;
+        return {
+            name: h.name,
+            role: h.role,
+            apiAddress: h.apiAddress ?? h.address ?? "",
+            connection: {
+                kind: "ssh",
+                host: h.address ?? "",
+                port: h.port ?? c.sshPort,
+                user,
+                sudo: h.sudo ?? user !== "root",
+                ...(h.hostKey === undefined ? {} : { hostKey: h.hostKey }),
+                ...(h.bastion === undefined
+                    ? {}
+                    : {
+                          bastion: {
+                              host: h.bastion.address,
+                              port: h.bastion.port,
+                              user: h.bastion.user,
+                              ...(h.bastion.hostKey === undefined ? {} : { hostKey: h.bastion.hostKey }),
+                          },
+                      }),
+                dialErrorLimit: h.dialErrorLimit,
+                dialTimeoutSeconds: h.dialTimeoutSeconds,
+            },
+        };
+    });
+    return { ...c, hosts };
+}
