@@ -105,11 +105,12 @@ export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "
             if (del !== undefined) files.set(`${base}.delete.sh`, `#!/usr/bin/env bash\n# ${r.name}: run on delete\n${del}`);
         } else if (r.type === "pulumi-nodejs:dynamic/k3s-buildkit:HostFile" && host !== undefined) {
             const path = String(inputs.path);
-            files.set(`hosts/${host}/files${path}`, String(inputs.content));
+            // A secret file shows as its preview: the same file with the secret values masked.
+            const masked = inputs.content === SECRET && typeof inputs.preview === "string";
+            files.set(`hosts/${host}/files${path}`, masked ? String(inputs.preview) : String(inputs.content));
             const l = listing.get(host) ?? [];
-            l.push(
-                `${path} ${String(inputs.mode)} ${String(inputs.owner)}:${String(inputs.group)}${inputs.content === SECRET ? " (secret content)" : ""}`,
-            );
+            const note = masked ? " (secret values masked)" : inputs.content === SECRET ? " (secret content)" : "";
+            l.push(`${path} ${String(inputs.mode)} ${String(inputs.owner)}:${String(inputs.group)}${note}`);
             listing.set(host, l);
         } else if (r.type === "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService" && host !== undefined) {
             const l = listing.get(host) ?? [];

@@ -13,6 +13,11 @@ export interface HostFileArgs {
     readonly path: pulumi.Input<string>;
     /** File content (UTF-8). May be a secret Output. */
     readonly content: pulumi.Input<string>;
+    /**
+     * For a secret content: the same file with each secret value replaced by `[secret]`, kept as a plain
+     * input so `pulumi preview` and `npm run render` show its structure and every other key. Never written.
+     */
+    readonly preview?: pulumi.Input<string>;
     /** Octal mode. @default "0644" */
     readonly mode?: pulumi.Input<string>;
     /** Owning user. @default "root" */
@@ -37,6 +42,7 @@ export class HostFile extends pulumi.dynamic.Resource {
             target: transportTarget(args.connection),
             path: args.path,
             content: args.content,
+            ...(args.preview === undefined ? {} : { preview: args.preview }),
             mode: args.mode ?? "0644",
             owner: args.owner ?? "root",
             group: args.group ?? "root",

@@ -72,6 +72,9 @@ export function k3sRegistryModels(
     );
 }
 
+/** What a secret value shows as in previews and rendered files. */
+export const MASKED = "[secret]";
+
 export class K3sNode extends pulumi.ComponentResource {
     /** The installed k3s version. */
     public readonly version: string;
@@ -93,31 +96,35 @@ export class K3sNode extends pulumi.ComponentResource {
         this.version = k3s.version;
 
         const tlsSans = args.role === "server" && args.apiAddress !== undefined ? [args.apiAddress, ...k3s.tlsSans] : [...k3s.tlsSans];
-        const configYaml = pulumi.secret(
-            pulumi.output(args.token).apply((token) =>
-                renderK3sConfig({
-                    role: args.role,
-                    nodeName: host.name,
-                    dataDir: k3s.dataDir,
-                    token,
-                    ...(args.serverUrl === undefined ? {} : { serverUrl: args.serverUrl }),
-                    clusterInit: args.clusterInit,
-                    tlsSans: [...new Set(tlsSans)],
-                    disable: k3s.disable,
-                    disableNetworkPolicy: k3s.disableNetworkPolicy,
-                    disableCloudController: k3s.disableCloudController,
-                    disableHelmController: k3s.disableHelmController,
-                }),
-            ),
-        );
+        const configModel = {
+            role: args.role,
+            nodeName: host.name,
+            dataDir: k3s.dataDir,
+            ...(args.serverUrl === undefined ? {} : { serverUrl: args.serverUrl }),
+            clusterInit: args.clusterInit,
+            tlsSans: [...new Set(tlsSans)],
+            disable: k3s.disable,
+            disableNetworkPolicy: k3s.disableNetworkPolicy,
+            disableCloudController: k3s.disableCloudController,
+            disableHelmController: k3s.disableHelmController,
+        };
+        const configYaml = pulumi.secret(pulumi.output(args.token).apply((token) => renderK3sConfig({ ...configModel, token })));
         const registriesYaml = pulumi.secret(
             pulumi.output(args.registryPasswords).apply((pw) => renderK3sRegistries(k3sRegistryModels(args.registries, pw))),
         );
+        // What previews and render show: the same files with the token and passwords masked.
+        const masked = Object.fromEntries(Object.keys(args.registries).map((r) => [r, MASKED]));
+        const configPreview = renderK3sConfig({ ...configModel, token: MASKED });
+        const registriesPreview = renderK3sRegistries(k3sRegistryModels(args.registries, masked));
         const files = [
-            new HostFile(`${name}-k3s-config`, { connection: conn, path: K3S_CONFIG_PATH, content: configYaml, mode: "0600" }, child),
+            new HostFile(
+                `${name}-k3s-config`,
+                { connection: conn, path: K3S_CONFIG_PATH, content: configYaml, preview: configPreview, mode: "0600" },
+                child,
+            ),
             new HostFile(
                 `${name}-k3s-registries`,
-                { connection: conn, path: K3S_REGISTRIES_PATH, content: registriesYaml, mode: "0600" },
+                { connection: conn, path: K3S_REGISTRIES_PATH, content: registriesYaml, preview: registriesPreview, mode: "0600" },
                 child,
             ),
             ...Object.entries(args.registries)
