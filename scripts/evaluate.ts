@@ -62,7 +62,10 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
     if (type === "tls:index/certRequest:CertRequest")
         return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nfake-${name}\n-----END CERTIFICATE REQUEST-----\n` };
     if (type === "tls:index/selfSignedCert:SelfSignedCert" || type === "tls:index/locallySignedCert:LocallySignedCert") {
-        return { certPem: `-----BEGIN CERTIFICATE-----\nfake-${name}\n-----END CERTIFICATE-----\n` };
+        // K3SBK_FAKE_CERT_SERIAL stands in for a renewal: another certificate from the same inputs.
+        return {
+            certPem: `-----BEGIN CERTIFICATE-----\nfake-${name}${process.env.K3SBK_FAKE_CERT_SERIAL ?? ""}\n-----END CERTIFICATE-----\n`,
+        };
     }
     if (type !== "command:remote:Command" && type !== "command:local:Command") return {};
     const stdout = name.endsWith("-preflight")

@@ -11,6 +11,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { ResolvedConfig } from "../config";
+import { podSecurityLabels, podSecurityLevel, type PodSecurityLevel } from "./pod-security";
 import {
     configMapData,
     DAEMON_NAME,
@@ -60,6 +61,8 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
     public readonly replicas: number;
     /** The StatefulSet: build Jobs wait for it. */
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
+    /** The Pod Security level the daemon's pods need, which its namespace's labels admit. */
+    public readonly podSecurityLevel: PodSecurityLevel;
 
     constructor(name: string, args: BuildkitDaemonArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k3s-buildkit:cluster:BuildkitDaemon", name, {}, opts);
@@ -73,7 +76,30 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
         this.registryAuthSecretName = `${DAEMON_NAME}-registry-auth`;
         this.replicas = cluster.replicas;
 
-        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns } }, k);
+        const tag = cluster.mode === "rootless" ? `${args.buildkit.version}-rootless` : args.buildkit.version;
+        this.image = `${cluster.imageRepository}:${tag}`;
+        const data = configMapData(cluster.mode, args.buildkit, args.registries);
+        const configHash = createHash("sha256").update(JSON.stringify(data)).digest("hex");
+        const specInputs = {
+            mode: cluster.mode,
+            namespace: ns,
+            image: this.image,
+            cluster,
+            registries: args.registries,
+            configMapName: `${DAEMON_NAME}-config`,
+            tlsSecretName: `${DAEMON_NAME}-server-tls`,
+            configHash,
+            hostStatePath: args.hostStateDir,
+        };
+        // Pod Security admission: the namespace admits the level the daemon's pods need (build Jobs, which
+        // run there too, meet "restricted"); computed from the pod spec itself, so the two cannot drift.
+        const template = statefulSetSpec({ ...specInputs, tlsHash: "" }).template as { spec: object };
+        this.podSecurityLevel = podSecurityLevel(template.spec);
+        const namespace = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            { metadata: { name: ns, labels: podSecurityLabels(this.podSecurityLevel) } },
+            k,
+        );
         const inNs = { ...k, dependsOn: [namespace] };
         const meta = (n: string) => ({ name: n, namespace: ns, labels: { ...daemonLabels } });
 
@@ -142,29 +168,19 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
             inNs,
         );
 
-        const data = configMapData(cluster.mode, args.buildkit, args.registries);
-        const configHash = createHash("sha256").update(JSON.stringify(data)).digest("hex");
         const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: meta(`${DAEMON_NAME}-config`), data }, inNs);
 
         new k8s.core.v1.Service(`${name}-headless`, { metadata: meta(`${DAEMON_NAME}-headless`), spec: headlessServiceSpec() }, inNs);
         new k8s.core.v1.Service(`${name}-service`, { metadata: meta(DAEMON_NAME), spec: serviceSpec() }, inNs);
-        const tag = cluster.mode === "rootless" ? `${args.buildkit.version}-rootless` : args.buildkit.version;
-        this.image = `${cluster.imageRepository}:${tag}`;
+        // A renewed server certificate (or CA) changes this hash, and so rolls the pods onto it in the same up.
+        const tlsHash = pulumi
+            .all([ca.certPem, server.cert])
+            .apply(([caPem, certPem]) => createHash("sha256").update(caPem).update(certPem).digest("hex"));
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,
             {
                 metadata: meta(DAEMON_NAME),
-                spec: statefulSetSpec({
-                    mode: cluster.mode,
-                    namespace: ns,
-                    image: this.image,
-                    cluster,
-                    registries: args.registries,
-                    configMapName: `${DAEMON_NAME}-config`,
-                    tlsSecretName: `${DAEMON_NAME}-server-tls`,
-                    configHash,
-                    hostStatePath: args.hostStateDir,
-                }),
+                spec: tlsHash.apply((h) => statefulSetSpec({ ...specInputs, tlsHash: h })),
             },
             { ...k, dependsOn: [namespace, configMap, serverSecret] },
         );

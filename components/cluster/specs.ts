@@ -62,6 +62,8 @@ export interface StatefulSetInputs {
     readonly tlsSecretName: string;
     /** Checksum of the ConfigMap data: a change rolls the pods. */
     readonly configHash: string;
+    /** sha256 of the server certificate and the CA: a renewal changes it, and so rolls the pods onto the new certificate. */
+    readonly tlsHash: string;
     /** hostPath for state when no storageClass is set. */
     readonly hostStatePath: string;
 }
@@ -144,7 +146,10 @@ export function statefulSetSpec(i: StatefulSetInputs): k8s.types.input.apps.v1.S
         podManagementPolicy: "Parallel",
         selector: { matchLabels: { ...daemonLabels } },
         template: {
-            metadata: { labels: { ...daemonLabels }, annotations: { "k3s-buildkit/config-sha256": i.configHash } },
+            metadata: {
+                labels: { ...daemonLabels },
+                annotations: { "k3s-buildkit/config-sha256": i.configHash, "k3s-buildkit/tls-sha256": i.tlsHash },
+            },
             spec: {
                 ...(rootless ? { securityContext: { fsGroup: 1000 } } : {}),
                 ...(initContainers.length > 0 ? { initContainers } : {}),

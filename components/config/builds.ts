@@ -1,5 +1,17 @@
 /** Stack config: image builds (in the cluster and on hosts) and the Deployments that run them. */
-import { BUILD_ARG_NAME, CONTEXT_PATH, exactlyOne, HOST_NAME, HTTP_URL, IMAGE_REF, K8S_NAME, PLATFORM, SECRET_ID } from "./fields";
+import {
+    BUILD_ARG_NAME,
+    CONTEXT_PATH,
+    exactlyOne,
+    GIT_REF,
+    gitRefProblem,
+    HOST_NAME,
+    HTTP_URL,
+    IMAGE_REF,
+    K8S_NAME,
+    PLATFORM,
+    SECRET_ID,
+} from "./fields";
 import { arr, bool, int, map, MAX_LENGTH, obj, optional, str } from "./schema";
 
 /** Fields shared by in-cluster builds and host builds: the Dockerfile frontend's options. */
@@ -39,7 +51,12 @@ export const gitContext = {
         }),
     ),
     ref: optional(
-        str({ description: "Git branch, tag or commit (pin a commit: a moving branch does not trigger a rebuild).", pattern: SECRET_ID }),
+        str({
+            description:
+                "Git branch, tag or full commit SHA (pin a commit: a moving branch does not trigger a rebuild; BuildKit cannot fetch an abbreviated SHA).",
+            pattern: GIT_REF,
+            check: gitRefProblem,
+        }),
     ),
     subdir: optional(str({ description: "Subdirectory of the repository.", pattern: CONTEXT_PATH })),
     gitTokenSecret: optional(

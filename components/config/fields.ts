@@ -170,3 +170,19 @@ export function exactlyOne(keys: readonly string[]): (c: object) => ConfigIssue[
             : [{ path: "", message: `set exactly one of ${keys.join(", ")}; got ${given.length === 0 ? "none" : given.join(" and ")}` }];
     };
 }
+
+/**
+ * A git ref BuildKit can fetch: a branch or tag name (git's ref-name rules: no "..", "//", "@{", leading
+ * "-", trailing "/", "." or ".lock"; no ':' or '#', which BuildKit's git URL uses), or a full commit SHA.
+ */
+export const GIT_REF = {
+    regex: /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)(?!.*(?:\/|\.|\.lock)$)[A-Za-z0-9._/+@-]{1,255}$/,
+    expected: 'a branch or tag name (like "main" or "release/1.2") or a full commit SHA',
+};
+
+/** Why a git ref is refused beyond its pattern: BuildKit fetches full commit SHAs only, never abbreviated ones. */
+export function gitRefProblem(ref: string): string | undefined {
+    return /^[0-9a-f]{7,39}$/.test(ref)
+        ? `${JSON.stringify(ref)} looks like an abbreviated commit SHA, which BuildKit cannot fetch ("repository does not contain ref"); use the full commit SHA (40 hex digits, git rev-parse ${ref}), or a branch or tag name`
+        : undefined;
+}

@@ -293,3 +293,20 @@ describe("8. the smaller findings", () => {
         assert.equal(isIgnored(patterns, `${"a".repeat(30)}b`), true);
     });
 });
+
+describe("git refs BuildKit can fetch", () => {
+    const withRef = (ref: string) => hostBuild({ context: { git: "https://git.example.com/app.git", ref } });
+    it("an abbreviated commit SHA is refused with the fix", () => {
+        assert.deepEqual(problems(withRef("4f2a9c1e0b7d")), [
+            'hostBuilds[0].context.ref: "4f2a9c1e0b7d" looks like an abbreviated commit SHA, which BuildKit cannot fetch ("repository does not contain ref"); use the full commit SHA (40 hex digits, git rev-parse 4f2a9c1e0b7d), or a branch or tag name',
+        ]);
+    });
+    it("full SHAs (SHA-1 and SHA-256), branches and tags pass; malformed ref names do not", () => {
+        for (const ok of ["4f2a9c1e0b7d3a5f6e8d9c0b1a2f3e4d5c6b7a89", "a".repeat(64), "main", "release/1.2", "v1.2.3", "feature/x_y-z"]) {
+            assert.deepEqual(problems(withRef(ok)), [], ok);
+        }
+        for (const bad of ["-x", "a..b", "a//b", "a@{1}", "main/", "main.lock", "main.", "a:b", "a#b", "a b"]) {
+            assert.match(problems(withRef(bad))[0] ?? "", /^hostBuilds\[0\]\.context\.ref: expected a branch or tag name/, bad);
+        }
+    });
+});
