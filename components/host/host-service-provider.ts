@@ -13,7 +13,7 @@ import { renderScript } from "./shell";
 import { runScript } from "./transport";
 
 /** Bump when the provider implementation changes (its code is serialized into state). */
-export const SYSTEMD_SERVICE_PROVIDER_VERSION = "1";
+export const SYSTEMD_SERVICE_PROVIDER_VERSION = "2";
 
 const UNIT = /^[A-Za-z0-9:_.@-]+\.(?:service|socket|timer|target|path|mount)$/;
 
@@ -24,6 +24,12 @@ export interface SystemdServiceInputs {
     readonly active: boolean;
     readonly restartTriggers: string[];
     readonly stopOnDelete: boolean;
+    /**
+     * How long a start or restart may take before the step fails (with the unit's last log lines). A
+     * `Type=notify` unit with `TimeoutStartSec=0` (k3s's) would otherwise block `systemctl` forever.
+     * 0: no bound. Absent in state written before it existed.
+     */
+    readonly startTimeoutSeconds?: number;
     readonly providerVersion: string;
 }
 
@@ -40,17 +46,48 @@ export function checkServiceInputs(i: Pick<SystemdServiceInputs, "unit">): { pro
  * The script that brings the unit to the desired state. `daemon-reload` first, so a unit file written
  * just before is known; `restart` only when asked (a trigger changed) and the unit should run.
  */
-export function applyServiceScript(i: Pick<SystemdServiceInputs, "unit" | "enabled" | "active">, restart: boolean): string {
+export function applyServiceScript(
+    i: Pick<SystemdServiceInputs, "unit" | "enabled" | "active" | "startTimeoutSeconds">,
+    restart: boolean,
+): string {
     return renderScript(
         `systemctl daemon-reload
 if [ "$UNIT_ENABLED" = true ]; then systemctl enable --quiet -- "$UNIT"; else systemctl disable --quiet -- "$UNIT"; fi
-if [ "$UNIT_ACTIVE" = true ]; then
-  if [ "$UNIT_RESTART" = true ]; then systemctl restart -- "$UNIT"; else systemctl start -- "$UNIT"; fi
-else
+if [ "$UNIT_ACTIVE" != true ]; then
   systemctl stop -- "$UNIT"
+  exit 0
 fi
+verb=start
+[ "$UNIT_RESTART" = true ] && verb=restart
+# A unit still activating (a start that never got ready, e.g. from a failed up) waits on its old
+# process: restart it, so a fixed unit or config takes effect.
+if [ "$verb" = start ] && [ "$(systemctl is-active -- "$UNIT" || true)" = activating ]; then verb=restart; fi
+if [ "$START_TIMEOUT" -eq 0 ]; then
+  systemctl "$verb" -- "$UNIT"
+  exit 0
+fi
+# Bounded: queue the job, then wait for the unit to be active, at most START_TIMEOUT seconds.
+systemctl --no-block "$verb" -- "$UNIT"
+deadline=$((SECONDS + START_TIMEOUT))
+while :; do
+  state=$(systemctl is-active -- "$UNIT" || true)
+  [ "$state" = active ] && exit 0
+  if [ "$state" = failed ] || [ "$SECONDS" -ge "$deadline" ]; then
+    echo "k3s-buildkit: $UNIT on $(hostname) is $state after $verb (bound: $START_TIMEOUT s); its last log lines (secrets masked; all of it: journalctl -u $UNIT):" >&2
+    journalctl -u "$UNIT" -n 25 --no-pager -o cat 2>/dev/null |
+      sed -E 's/(K10[0-9a-f]*::[^: ]*:)[^ ]*/\\1[secret]/g; s/((token|password|secret)[=: ]+)[^ ,"]+/\\1[secret]/Ig' >&2 || true
+    exit 1
+  fi
+  sleep 1
+done
 `,
-        { UNIT: i.unit, UNIT_ENABLED: i.enabled, UNIT_ACTIVE: i.active, UNIT_RESTART: restart },
+        {
+            UNIT: i.unit,
+            UNIT_ENABLED: i.enabled,
+            UNIT_ACTIVE: i.active,
+            UNIT_RESTART: restart,
+            START_TIMEOUT: i.startTimeoutSeconds ?? 0,
+        },
     );
 }
 

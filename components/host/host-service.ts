@@ -18,6 +18,11 @@ export interface SystemdServiceArgs {
     readonly restartTriggers?: pulumi.Input<pulumi.Input<string>[]>;
     /** On delete, stop and disable the unit. @default true */
     readonly stopOnDelete?: pulumi.Input<boolean>;
+    /**
+     * Longest a start or restart may take; past it the step fails with the unit's last log lines, and
+     * no step waits forever on a unit that never reports ready. 0: unbounded. @default 120
+     */
+    readonly startTimeoutSeconds?: pulumi.Input<number>;
 }
 
 /** The enabled/active state of a systemd unit, managed with drift detection. */
@@ -34,6 +39,7 @@ export class SystemdService extends pulumi.dynamic.Resource {
             active: args.active ?? true,
             restartTriggers: args.restartTriggers ?? [],
             stopOnDelete: args.stopOnDelete ?? true,
+            startTimeoutSeconds: args.startTimeoutSeconds ?? 120,
             providerVersion: SYSTEMD_SERVICE_PROVIDER_VERSION,
         };
         super(systemdServiceProvider, name, inputs, { ...opts, additionalSecretOutputs: ["target"] }, "k3s-buildkit", "SystemdService");

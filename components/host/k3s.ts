@@ -185,12 +185,21 @@ export class K3sNode extends pulumi.ComponentResource {
 
         const caContents = Object.values(args.registries).flatMap((r) => (r.ca === undefined ? [] : [r.ca]));
         // The install step neither starts nor restarts k3s: a new version runs once the unit restarts.
+        // (The binary and unit hashes the install step prints are not triggers yet: adding one changes the
+        // list on every node at once, a simultaneous k3s restart, until restarts roll one node at a time.)
         const triggers = pulumi
             .all([configYaml, registriesYaml])
             .apply((contents) => [...[...contents, ...caContents].map((c) => sha256Hex(c)), k3s.version]);
         this.service = new SystemdService(
             `${name}-k3s`,
-            { connection: conn, unit: args.role === "server" ? "k3s.service" : "k3s-agent.service", restartTriggers: triggers },
+            {
+                connection: conn,
+                unit: args.role === "server" ? "k3s.service" : "k3s-agent.service",
+                restartTriggers: triggers,
+                // k3s's unit is Type=notify with TimeoutStartSec=0: without a bound, a node that never gets
+                // ready (a refused token, no quorum) would hold the up forever.
+                startTimeoutSeconds: k3s.readyTimeoutSeconds,
+            },
             { parent: this, dependsOn: [install, ...files] },
         );
         this.ready = hostCommand(

@@ -21,3 +21,38 @@ export function verifyUnits(paths: readonly string[]): { status: number | null; 
         if (placed) rmSync(binary, { force: true });
     }
 }
+
+/**
+ * An `EnvironmentFile=` as systemd reads it (its parse_env_file rules, for the cases the k3s installer
+ * writes): `KEY=VALUE` lines, `#`/`;` comments, single quotes taken literally, double quotes with
+ * backslash escapes, a backslash outside quotes escaping the next character, unquoted trailing blanks
+ * dropped. Not regexes for one spelling: the installer writes `K3S_X='v'`, a hand-written file `K3S_X=v`.
+ */
+export function readEnvFile(text: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const raw of text.split("\n")) {
+        const line = raw.trimStart();
+        if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
+        const eq = line.indexOf("=");
+        if (eq <= 0) continue;
+        const key = line.slice(0, eq).trim();
+        let value = "";
+        let quote: "'" | '"' | undefined;
+        const rest = line.slice(eq + 1);
+        for (let i = 0; i < rest.length; i++) {
+            const c = rest[i];
+            if (quote === "'") {
+                if (c === "'") quote = undefined;
+                else value += c;
+            } else if (quote === '"') {
+                if (c === '"') quote = undefined;
+                else if (c === "\\" && i + 1 < rest.length) value += rest[++i];
+                else value += c;
+            } else if (c === "'" || c === '"') quote = c;
+            else if (c === "\\" && i + 1 < rest.length) value += rest[++i];
+            else value += c;
+        }
+        out[key] = quote === undefined ? value.replace(/\s+$/, "") : value;
+    }
+    return out;
+}

@@ -28,6 +28,49 @@ const systemctlState = (unit: string) =>
     });
 
 describe(`local connection (${who})`, () => {
+    it("SystemdService: a start that never reports ready fails within its bound, with the unit's log; fixed, the next apply starts it", async () => {
+        const unit = `k3sbk-notify-${sudo ? "sudo" : "root"}.service`;
+        const f = fileProvider();
+        const s = serviceProvider();
+        // Like k3s's unit: Type=notify, no start timeout; this one never says READY=1.
+        const never =
+            "[Service]\nType=notify\nTimeoutStartSec=0\nExecStart=/bin/sh -c 'echo waiting-for-godot token=hunter2; exec sleep infinity'\n[Install]\nWantedBy=multi-user.target\n";
+        const file = await f.create({
+            target,
+            path: `/etc/systemd/system/${unit}`,
+            content: never,
+            mode: "0644",
+            owner: "root",
+            group: "root",
+            providerVersion: "1",
+        });
+        const inputs = {
+            target,
+            unit,
+            enabled: true,
+            active: true,
+            restartTriggers: [],
+            stopOnDelete: true,
+            startTimeoutSeconds: 3,
+            providerVersion: "2",
+        };
+        const t0 = Date.now();
+        await assert.rejects(s.create(inputs), (e: Error) => {
+            assert.match(e.message, new RegExp(`${unit.replace(".", "\\.")} on \\S+ is activating after start \\(bound: 3 s\\)`));
+            assert.match(e.message, /waiting-for-godot token=\[secret\]/);
+            assert.ok(!e.message.includes("hunter2"));
+            return true;
+        });
+        const seconds = (Date.now() - t0) / 1000;
+        assert.ok(seconds < 15, `failed after ${seconds} s`);
+        const fixed = never.replace("Type=notify", "Type=simple");
+        const repaired = await f.update(file.id, file.outs, { ...file.outs, content: fixed });
+        const created = await s.create(inputs);
+        assert.deepEqual(systemctlState(unit), ["enabled", "active"]);
+        await s.delete(created.id, created.outs);
+        await f.delete(file.id, repaired.outs);
+    });
+
     it("HostFile: create, unchanged read, drift, repair, delete", async () => {
         const f = fileProvider();
         const path = `/etc/k3sbk-local/${sudo ? "sudo" : "root"}.conf`;

@@ -24,7 +24,7 @@ describe("local connection on a real systemd host", () => {
     for (const user of ["root", "builder"] as const) {
         it(`passes the HostFile and SystemdService cases as ${user}`, async () => {
             const out = await run(user).catch((e: Error) => e.message);
-            assert.match(out, /^# pass 2$/m, out);
+            assert.match(out, /^# pass 3$/m, out);
             assert.match(out, /^# fail 0$/m, out);
         });
     }

@@ -5,9 +5,10 @@
  * removes what install added. Every script passes shellcheck.
  */
 import assert from "node:assert/strict";
+import { readEnvFile } from "../harness/systemd";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
@@ -53,6 +54,7 @@ function snapshot(): Record<string, string> {
             const p = join(dir, name);
             const st = lstatSync(p);
             if (st.isDirectory()) walk(p);
+            else if (st.isSymbolicLink()) out[p.slice(root.length)] = `-> ${readlinkSync(p)}`;
             else
                 out[p.slice(root.length)] =
                     `${(st.mode & 0o7777).toString(8)} ${createHash("sha256").update(readFileSync(p)).digest("hex")} ${st.mtimeMs}`;
@@ -92,11 +94,12 @@ describe("k3s install script", () => {
     it("installs the verified binary and the unit, then a second run changes nothing and downloads nothing", async () => {
         const first = await run("k3s-install", k3sParams());
         assert.equal(first.code, 0, first.stderr);
-        assert.equal(first.stdout, `k3s_sha256=${mirror.k3sSha256}\n`);
+        assert.match(first.stdout, new RegExp(`^k3s_sha256=${mirror.k3sSha256}\nk3s_unit_sha256=[0-9a-f]{64}\n$`));
         const files = snapshot();
         assert.deepEqual(Object.keys(files).sort(), [
             "/etc/systemd/system/k3s.service",
             "/etc/systemd/system/k3s.service.env",
+            "/etc/systemd/system/multi-user.target.wants/k3s.service",
             "/usr/local/bin/k3s",
             "/usr/local/bin/k3s-killall.sh",
             "/usr/local/bin/k3s-uninstall.sh",
@@ -104,7 +107,12 @@ describe("k3s install script", () => {
             "/var/lib/k3s-buildkit/k3s.installed",
         ]);
         assert.match(files["/usr/local/bin/k3s"], new RegExp(`^755 ${mirror.k3sSha256} `));
-        assert.match(readFileSync(join(root, "etc/systemd/system/k3s.service.env"), "utf8"), /^K3S_DATA_DIR=\/data\/k3s$/m);
+        // Enabled again right after the installer (which disables it), by the same step.
+        assert.equal(files["/etc/systemd/system/multi-user.target.wants/k3s.service"], "-> /etc/systemd/system/k3s.service");
+        // The .env as systemd reads it: only what k3s reads, nothing of the step's own parameters.
+        assert.deepEqual(readEnvFile(readFileSync(join(root, "etc/systemd/system/k3s.service.env"), "utf8")), {
+            K3S_DATA_DIR: "/data/k3s",
+        });
         const requests = mirror.requests.length;
         const second = await run("k3s-install", k3sParams());
         assert.equal(second.code, 0, second.stderr);
@@ -116,10 +124,29 @@ describe("k3s install script", () => {
         );
     });
 
-    it("an agent gets k3s-agent.service with K3S_URL", async () => {
+    it("an agent gets k3s-agent.service, enabled; its server and token stay in config.yaml, out of the .env", async () => {
         const r = await run("k3s-install", k3sParams({ K3S_ROLE: "agent", K3S_SERVER_URL: "https://10.0.0.5:6443" }));
         assert.equal(r.code, 0, r.stderr);
-        assert.match(readFileSync(join(root, "etc/systemd/system/k3s-agent.service.env"), "utf8"), /^K3S_URL=https:\/\/10\.0\.0\.5:6443$/m);
+        assert.match(readFileSync(join(root, "etc/systemd/system/k3s-agent.service"), "utf8"), /^ExecStart=.*\/k3s agent$/m);
+        assert.equal(
+            readlinkSync(join(root, "etc/systemd/system/multi-user.target.wants/k3s-agent.service")),
+            "/etc/systemd/system/k3s-agent.service",
+        );
+        assert.deepEqual(readEnvFile(readFileSync(join(root, "etc/systemd/system/k3s-agent.service.env"), "utf8")), {
+            K3S_DATA_DIR: "/data/k3s",
+        });
+    });
+
+    it("mirror credentials in download URLs never reach the installer's .env or k3s's environment", async () => {
+        const withCreds = (u: string) => u.replace("http://", "http://user:s3cret@");
+        const r = await run(
+            "k3s-install",
+            k3sParams({ K3S_BINARY_BASE_URL: withCreds(mirror.k3sBaseUrl), K3S_INSTALL_SCRIPT_URL: withCreds(mirror.installScriptUrl) }),
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const env = readFileSync(join(root, "etc/systemd/system/k3s.service.env"), "utf8");
+        assert.ok(!env.includes("s3cret"), env);
+        assert.deepEqual(Object.keys(readEnvFile(env)), ["K3S_DATA_DIR"]);
     });
 
     it("a checksum mismatch stops before anything is installed", async () => {

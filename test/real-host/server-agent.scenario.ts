@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Mirror, startMirror, VERSIONS } from "../fixtures/artifacts";
 import { HostEngine } from "../harness/engine";
+import { readEnvFile } from "../harness/systemd";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
 import { hostState, stackFor, stateDiff, unitState } from "./common";
 
@@ -81,7 +82,13 @@ describe("a server and an agent", () => {
             (await server.exec("sed -n 's/^token: //p' /etc/rancher/k3s/config.yaml")).trim(),
             "the agent joins with the server's token",
         );
-        assert.match(await agent.exec("cat /etc/systemd/system/k3s-agent.service.env"), /^K3S_URL=https:\/\/127\.0\.0\.1:6443$/m);
+        // The unit's environment, read as systemd reads it: only what k3s reads; server and token are in config.yaml.
+        assert.deepEqual(readEnvFile(await agent.exec("cat /etc/systemd/system/k3s-agent.service.env")), { K3S_DATA_DIR: "/data/k3s" });
+        assert.equal(
+            (await agent.exec("systemctl show -p Type --value k3s-agent.service")).trim(),
+            "notify",
+            "the real installer's unit type",
+        );
         for (const m of [server, agent]) assert.equal(await m.exec("buildctl debug workers | tail -1"), "fixture-worker linux/amd64\n");
         const hosts = (r.outputs as { hosts: Record<string, { buildkitSha256: string }> }).hosts;
         assert.equal(

@@ -57,11 +57,21 @@ service=k3s
 stamp="$K3S_VERSION $K3S_ROLE $K3S_SERVER_URL $K3S_DATA_DIR $expected"
 if [ "$(read_state k3s.installed)" != "$stamp" ] || [ ! -f "$ROOT/etc/systemd/system/$service.service" ] || [ ! -x "$bin_dir/$service-uninstall.sh" ]; then
   download "$K3S_INSTALL_SCRIPT_URL" "$WORK/install.sh"
-  env INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_SKIP_ENABLE=true INSTALL_K3S_SKIP_START=true \
+  # The installer copies every exported K3S_*, CONTAINERD_* and proxy variable into the unit's .env, and so
+  # into k3s's environment (this script's own parameters included: mirror URLs, which may hold
+  # credentials). It runs with a clean environment: its own settings, and K3S_DATA_DIR, which k3s and the
+  # uninstall script read. config.yaml carries everything else (server, token, data-dir).
+  env -i PATH="$PATH" HOME="${HOME:-/root}" \
+    INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_SKIP_ENABLE=true INSTALL_K3S_SKIP_START=true \
     INSTALL_K3S_VERSION="$K3S_VERSION" INSTALL_K3S_EXEC="$K3S_ROLE" \
     INSTALL_K3S_BIN_DIR="$bin_dir" INSTALL_K3S_SYSTEMD_DIR="$ROOT/etc/systemd/system" \
-    K3S_DATA_DIR="$K3S_DATA_DIR" ${K3S_SERVER_URL:+K3S_URL="$K3S_SERVER_URL"} \
+    K3S_DATA_DIR="$K3S_DATA_DIR" \
     sh "$WORK/install.sh" >&2
+  # Every installer run disables the unit and rewrites it: enable it again at once, in this same step,
+  # so an interrupted up never leaves a k3s that does not come back after a reboot. (The service step
+  # then starts or restarts it; the new unit's hash below is one of its restart triggers.)
+  systemctl ${ROOT:+--root="$ROOT"} enable --quiet "$service.service"
   write_state k3s.installed "$stamp"
 fi
 echo "k3s_sha256=$expected"
+echo "k3s_unit_sha256=$(cat "$ROOT/etc/systemd/system/$service.service" "$ROOT/etc/systemd/system/$service.service.env" 2>/dev/null | sha256sum | cut -d' ' -f1)"

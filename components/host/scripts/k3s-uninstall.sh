@@ -2,6 +2,8 @@
 # K3S_DATA_DIR), then what our install step added. Parameters: ROOT K3S_ROLE K3S_DATA_DIR
 service=k3s
 [ "$K3S_ROLE" = agent ] && service=k3s-agent
+# Our install step enabled the unit: undo that too (k3s's own uninstall does as well, on a real host).
+systemctl ${ROOT:+--root="$ROOT"} disable --quiet "$service.service" 2>/dev/null || true
 if [ -x "$ROOT/usr/local/bin/$service-uninstall.sh" ]; then
   K3S_DATA_DIR="$K3S_DATA_DIR" "$ROOT/usr/local/bin/$service-uninstall.sh" >&2
 fi
