@@ -15,9 +15,16 @@ export const k3s = obj(
             pattern: HTTP_URL,
         }),
         binaryBaseUrl: str({
-            description: "Base URL of k3s release downloads; `<base>/<version>/k3s` and `sha256sum-<arch>.txt` are fetched from it.",
+            description:
+                "Base URL of k3s release downloads; `<base>/<version dir>/k3s` and `sha256sum-<arch>.txt` are fetched from it (see binaryLayout).",
             default: "https://github.com/k3s-io/k3s/releases/download",
             pattern: HTTP_URL,
+        }),
+        binaryLayout: str({
+            description:
+                'How binaryBaseUrl lays out releases: "github" (`<base>/v1.35.6+k3s1/…`, GitHub and its mirrors) or "china-mirror" (`<base>/v1.35.6-k3s1/…`, "+" as "-", as rancher-mirror.rancher.cn does).',
+            enum: ["github", "china-mirror"] as const,
+            default: "github",
         }),
         dataDir: absolutePath({
             description: "k3s data directory (--data-dir).",

@@ -168,6 +168,7 @@ export class K3sNode extends pulumi.ComponentResource {
                         ARCH: arch,
                         K3S_VERSION: k3s.version,
                         K3S_BINARY_BASE_URL: k3s.binaryBaseUrl,
+                        K3S_BINARY_LAYOUT: k3s.binaryLayout,
                         K3S_INSTALL_SCRIPT_URL: k3s.installScriptUrl,
                         K3S_ROLE: args.role,
                         K3S_SERVER_URL: args.serverUrl ?? "",

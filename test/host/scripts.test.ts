@@ -68,6 +68,7 @@ const k3sParams = (over: Record<string, ScriptParam> = {}): Record<string, Scrip
     ARCH: "amd64",
     K3S_VERSION: VERSIONS.k3s,
     K3S_BINARY_BASE_URL: mirror.k3sBaseUrl,
+    K3S_BINARY_LAYOUT: "github",
     K3S_INSTALL_SCRIPT_URL: mirror.installScriptUrl,
     K3S_ROLE: "server",
     K3S_SERVER_URL: "",
@@ -135,6 +136,32 @@ describe("k3s install script", () => {
         assert.deepEqual(readEnvFile(readFileSync(join(root, "etc/systemd/system/k3s-agent.service.env"), "utf8")), {
             K3S_DATA_DIR: "/data/k3s",
         });
+    });
+
+    it("a role change is refused before anything changes: never two k3s units on one host", async () => {
+        assert.equal((await run("k3s-install", k3sParams())).code, 0);
+        const before = snapshot();
+        const r = await run("k3s-install", k3sParams({ K3S_ROLE: "agent", K3S_SERVER_URL: "https://10.0.0.5:6443" }));
+        assert.equal(r.code, 1);
+        assert.match(
+            r.stderr,
+            /already runs k3s as a server \(k3s\.service\), and its role in stack config \(hosts\[\]\.role\) is now agent\. k3s cannot change roles in place: remove the host from hosts and run pulumi up \(that uninstalls it\), then add it back with role: agent\. Nothing was changed\./,
+        );
+        assert.deepEqual(snapshot(), before);
+    });
+
+    it("installs from a mirror in the China layout (rancher-mirror.rancher.cn: the version directory with + as -)", async () => {
+        const before = mirror.requests.length;
+        const r = await run(
+            "k3s-install",
+            k3sParams({ K3S_BINARY_BASE_URL: `${mirror.url}/china/k3s`, K3S_BINARY_LAYOUT: "china-mirror" }),
+        );
+        assert.equal(r.code, 0, r.stderr);
+        const cn = VERSIONS.k3s.replace("+", "-");
+        assert.deepEqual(mirror.requests.slice(before, before + 2), [`/china/k3s/${cn}/sha256sum-amd64.txt`, `/china/k3s/${cn}/k3s`]);
+        const github = await run("k3s-install", k3sParams({ K3S_BINARY_BASE_URL: `${mirror.url}/china/k3s` }));
+        assert.notEqual(github.code, 0, "the GitHub layout finds nothing there");
+        assert.match(github.stderr, new RegExp(`download failed: .*/china/k3s/${VERSIONS.k3s.replace("+", "\\+")}/sha256sum-amd64\\.txt`));
     });
 
     it("mirror credentials in download URLs never reach the installer's .env or k3s's environment", async () => {

@@ -2,12 +2,25 @@
 # the air-gap images if given, then runs the k3s install script with the binary pre-placed and
 # enable/start skipped (the SystemdService resource owns the unit's state). Idempotent: nothing is
 # downloaded or rewritten when the installed binary and the recorded install match.
-# Parameters: ROOT K3S_VERSION K3S_BINARY_BASE_URL K3S_INSTALL_SCRIPT_URL K3S_ROLE K3S_SERVER_URL ARCH
+# Parameters: ROOT K3S_VERSION K3S_BINARY_BASE_URL K3S_BINARY_LAYOUT (github | china-mirror)
+#             K3S_INSTALL_SCRIPT_URL K3S_ROLE K3S_SERVER_URL ARCH
 #             K3S_DATA_DIR K3S_BINARY_SHA256 K3S_AIRGAP_IMAGES_URL K3S_AIRGAP_IMAGES_PATH
 bin_dir="$ROOT/usr/local/bin"
+
+# k3s cannot change roles in place: the installer would add the other unit beside the first, and its
+# uninstall then refuses to remove k3s while another k3s*.service exists. Refuse before changing anything.
+other=k3s-agent
+[ "$K3S_ROLE" = agent ] && other=k3s
+if [ -f "$ROOT/etc/systemd/system/$other.service" ]; then
+  echo "k3s-buildkit: $(hostname) already runs k3s as $([ "$other" = k3s ] && echo a server || echo an agent) ($other.service), and its role in stack config (hosts[].role) is now $K3S_ROLE. k3s cannot change roles in place: remove the host from hosts and run pulumi up (that uninstalls it), then add it back with role: $K3S_ROLE. Nothing was changed." >&2
+  exit 1
+fi
 suffix=""
 [ "$ARCH" = arm64 ] && suffix="-arm64"
-release="$K3S_BINARY_BASE_URL/$K3S_VERSION"
+# The release directory: GitHub's layout names it by the version; the China mirror's writes "+" as "-".
+release_dir=$K3S_VERSION
+[ "$K3S_BINARY_LAYOUT" = china-mirror ] && release_dir=${K3S_VERSION//+/-}
+release="$K3S_BINARY_BASE_URL/$release_dir"
 
 sums=""
 expected="$K3S_BINARY_SHA256"
