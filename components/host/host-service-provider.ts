@@ -73,9 +73,10 @@ while :; do
   state=$(systemctl is-active -- "$UNIT" || true)
   [ "$state" = active ] && exit 0
   if [ "$state" = failed ] || [ "$SECONDS" -ge "$deadline" ]; then
-    echo "k3s-buildkit: $UNIT on $(hostname) is $state after $verb (bound: $START_TIMEOUT s); its last log lines (secrets masked; all of it: journalctl -u $UNIT):" >&2
+    # The unit's last log lines (secrets masked), then the verdict: error messages keep the tail.
     journalctl -u "$UNIT" -n 25 --no-pager -o cat 2>/dev/null |
       sed -E 's/(K10[0-9a-f]*::[^: ]*:)[^ ]*/\\1[secret]/g; s/((token|password|secret)[=: ]+)[^ ,"]+/\\1[secret]/Ig' >&2 || true
+    echo "k3s-buildkit: $UNIT on $(hostname) is $state after $verb (bound: $START_TIMEOUT s); its log above, secrets masked (all of it: journalctl -u $UNIT)" >&2
     exit 1
   fi
   sleep 1

@@ -177,7 +177,12 @@ describe("build Job spec", () => {
         const c = parsed(
             {
                 name: "api",
-                context: { git: "https://git.example.com/team/app.git", ref: "4f2a9c1", subdir: "services/api", gitTokenSecret: "gh" },
+                context: {
+                    git: "https://git.example.com/team/app.git",
+                    ref: "4f2a9c1e0b7d3a5f6e8d9c0b1a2f3e4d5c6b7a89",
+                    subdir: "services/api",
+                    gitTokenSecret: "gh",
+                },
                 dockerfileInline: "FROM alpine\n",
                 secrets: ["npm"],
                 tags: ["r.example.com/api:1"],
@@ -227,7 +232,9 @@ describe("build Job spec", () => {
         ]);
         const argv = pod.containers[0].command.slice(4);
         const pairs = (flag: string) => argv.flatMap((a, i) => (argv[i - 1] === flag ? [a] : []));
-        assert.deepEqual(pairs("--opt"), ["context=https://git.example.com/team/app.git#4f2a9c1:services/api"]);
+        assert.deepEqual(pairs("--opt"), [
+            "context=https://git.example.com/team/app.git#4f2a9c1e0b7d3a5f6e8d9c0b1a2f3e4d5c6b7a89:services/api",
+        ]);
         assert.deepEqual(pairs("--local"), ["dockerfile=/workspace/dockerfile"]);
         assert.deepEqual(pairs("--secret"), ["id=GIT_AUTH_TOKEN,src=/run/build-secrets/gh", "id=npm,src=/run/build-secrets/npm"]);
         assert.deepEqual(pairs("--output"), [

@@ -37,6 +37,7 @@ describe("parseConfig: valid config and defaults", () => {
             version: DEFAULT_VERSIONS.k3s,
             installScriptUrl: "https://get.k3s.io",
             binaryBaseUrl: "https://github.com/k3s-io/k3s/releases/download",
+            binaryLayout: "github",
             dataDir: "/data/k3s",
             disable: ["traefik", "local-storage", "metrics-server"],
             disableNetworkPolicy: true,
@@ -171,7 +172,7 @@ describe("parseConfig: every rule, exact messages", () => {
             "unknown key with no close match",
             { ...base, k3s: { zzzzzzzzzz: 1 } },
             [
-                "k3s.zzzzzzzzzz: unknown key; known keys: airgap, binaryBaseUrl, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, readyTimeoutSeconds, tlsSans, version",
+                "k3s.zzzzzzzzzz: unknown key; known keys: airgap, binaryBaseUrl, binaryLayout, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, readyTimeoutSeconds, tlsSans, version",
             ],
         ],
         [

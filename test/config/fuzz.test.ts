@@ -100,6 +100,7 @@ function baseA(): Record<string, unknown> {
             version: "v1.35.6+k3s1",
             installScriptUrl: `${M}/k3s/install.sh`,
             binaryBaseUrl: `${M}/k3s`,
+            binaryLayout: "github",
             dataDir: "/data/k3s",
             disable: ["traefik"],
             airgap: { imagesUrl: `${M}/airgap.tar.zst` },

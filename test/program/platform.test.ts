@@ -162,6 +162,7 @@ describe("host layer: children, inputs, dependencies", () => {
                 ARCH: "amd64",
                 K3S_VERSION: DEFAULT_VERSIONS.k3s,
                 K3S_BINARY_BASE_URL: "https://mirror.example.cn/k3s",
+                K3S_BINARY_LAYOUT: "github",
                 K3S_INSTALL_SCRIPT_URL: "https://rancher-mirror.example.cn/k3s/k3s-install.sh",
                 K3S_ROLE: "server",
                 K3S_SERVER_URL: "",

@@ -98,6 +98,32 @@ describe("a server and an agent", () => {
         );
     });
 
+    it("an agent its server refuses: the up fails within the bound, with the agent's log; fixed, the next up joins it", async () => {
+        const good = stackFor([server, agent], mirror);
+        const hosts = good.hosts as Record<string, unknown>[];
+        // The agent is sent to an address where no server answers (127.0.0.2:6443), and waits at most 10 s.
+        const refused = {
+            ...good,
+            hosts: [{ ...hosts[0], apiAddress: "127.0.0.2" }, hosts[1]],
+            k3s: { ...(good.k3s as object), readyTimeoutSeconds: 10 },
+        };
+        const t0 = Date.now();
+        const r = await engine.up(refused, ["sshPrivateKey"]);
+        const seconds = (Date.now() - t0) / 1000;
+        const failure = r.failures.find((f) => f.name === "agent-1-k3s");
+        assert.ok(failure !== undefined, JSON.stringify(r.failures));
+        assert.match(failure.message, /k3s-agent\.service on k3sbk-agent is activating after restart \(bound: 10 s\)/);
+        assert.match(failure.message, /failed to join the server: cannot reach https:\/\/127\.0\.0\.2:6443/);
+        assert.ok(seconds < 60, `the up ended after ${seconds.toFixed(0)} s`);
+        console.log(`# refused agent: up failed after ${seconds.toFixed(1)} s (bound 10 s), with the journal tail`);
+        // A failed update keeps the resource's previous state, so the stuck unit shows only to a refresh:
+        // the fix is `pulumi up --refresh` (README: "A k3s start that fails").
+        assert.ok((await engine.refresh()).includes("agent-1-k3s"), "a refresh sees the agent's unit not active");
+        const fixed = await engine.up(good, ["sshPrivateKey"]);
+        assert.deepEqual(fixed.failures, []);
+        assert.deepEqual(await unitState(agent, ["k3s-agent.service"]), { "k3s-agent.service": "enabled active" });
+    });
+
     it("destroy returns both machines to their state before the install", async () => {
         await engine.destroy();
         assert.deepEqual(stateDiff(pristine.server, await hostState(server)), { removed: [], added: [] });
