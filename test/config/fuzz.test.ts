@@ -23,7 +23,7 @@ import { buildScript, contextEntries } from "../../components/builds/host-build-
 import { airgapStagingPath } from "../../components/host/k3s";
 import { checkContextDirs, parseConfig, SECRET_KEYS, stackSchema } from "../../components/config";
 import { formatIssue, walkFields } from "../../components/config/schema";
-import { type RecordedWithDeps, runPlatform, tryProgram } from "../../scripts/evaluate";
+import { isSecretValue, type RecordedWithDeps, runPlatform, tryProgram } from "../../scripts/evaluate";
 import { Sandbox } from "../harness/sandbox";
 
 const sandbox = new Sandbox("/tmp/k3sbk-fuzz");
@@ -337,13 +337,11 @@ function issuesOf(c: Config): string[] {
     return checkContextDirs(r.config, process.cwd()).map(formatIssue);
 }
 
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET = "1b47061264138c4ac30d75fd1eb44270";
 function unwrap(v: unknown): unknown {
     if (Array.isArray(v)) return v.map(unwrap);
     if (typeof v === "object" && v !== null) {
         const o = v as Record<string, unknown>;
-        if (o[SIG] === SECRET) return unwrap(o.value);
+        if (isSecretValue(o)) return unwrap(o.value);
         return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrap(x)]));
     }
     return v;
