@@ -24,3 +24,5 @@ export const buildkitDaemon =
 export const buildkitClientTls = platform.cluster?.clientTls;
 /** Every build by name: the image reference by digest (`repository@sha256:…`), the digest, and the Job or host that built it. */
 export const builds = platform.builds;
+/** HA stacks: the etcd snapshot taken on the first server before the last k3s version change (docs/runbooks.md). */
+export const etcdSnapshot = platform.etcdSnapshot;

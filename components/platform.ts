@@ -18,9 +18,12 @@ import { Cluster } from "./cluster/cluster";
 import type { StackConfig } from "./config";
 import { BuildkitHost } from "./host/buildkit";
 import { hostConnection } from "./host/connection";
+import { hostCommand } from "./host/command";
+import { FirstServer } from "./host/first-server";
 import { Host } from "./host/host";
 import { K3sNode } from "./host/k3s";
 import { Nerdctl } from "./host/nerdctl";
+import { hostScript } from "./host/scripts";
 
 /** What a host ended up with; the stack output `hosts` maps host names to this. */
 export interface HostOutputs {
@@ -67,6 +70,11 @@ export interface PlatformOutputs {
     readonly kubeconfig?: pulumi.Output<string>;
     /** The in-cluster daemon; undefined when `cluster.enabled` is false. */
     readonly cluster?: ClusterOutputs;
+    /**
+     * HA stacks (embedded etcd): the file name of the etcd snapshot taken on the first server before the
+     * last k3s version change (`pre-<version>-…`, in `<dataDir>/server/db/snapshots`); "" when none was needed.
+     */
+    readonly etcdSnapshot?: pulumi.Output<string>;
 }
 
 /** A Kubernetes provider is made only for something to deploy: the daemon (and its builds) or deployments. */
@@ -83,6 +91,7 @@ export class Platform extends pulumi.ComponentResource implements PlatformOutput
     public readonly builds: Record<string, BuildOutputs>;
     public readonly kubeconfig?: pulumi.Output<string>;
     public readonly cluster?: ClusterOutputs;
+    public readonly etcdSnapshot?: pulumi.Output<string>;
 
     constructor(name: string, stack: StackConfig, opts: pulumi.ComponentResourceOptions = {}) {
         super("k3s-buildkit:index:Platform", name, {}, opts);
@@ -91,6 +100,7 @@ export class Platform extends pulumi.ComponentResource implements PlatformOutput
         this.builds = outputs.builds;
         if (outputs.kubeconfig !== undefined) this.kubeconfig = outputs.kubeconfig;
         if (outputs.cluster !== undefined) this.cluster = outputs.cluster;
+        if (outputs.etcdSnapshot !== undefined) this.etcdSnapshot = outputs.etcdSnapshot;
         this.registerOutputs({ hosts: this.hosts, builds: this.builds });
     }
 }
@@ -128,11 +138,32 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
     );
     const firstHost = hosts[0];
 
-    const nodes: K3sNode[] = [];
-    settings.hosts.forEach((h, i) => {
-        const isFirst = i === 0;
-        nodes.push(
-            new K3sNode(
+    // The cluster's first server, guarded: removing or replacing it is refused at preview.
+    const guard = new FirstServer("k3s-first-server", { host: first.name, address: first.apiAddress }, { parent: platform });
+    // HA (embedded etcd): a snapshot on the first server before anything installs a new k3s version.
+    const snapshot =
+        servers.length > 1
+            ? hostCommand(
+                  `${first.name}-etcd-snapshot`,
+                  {
+                      connection: firstHost.connection,
+                      create: hostScript("k3s-snapshot", { K3S_VERSION: settings.k3s.version, K3S_DATA_DIR: settings.k3s.dataDir }),
+                      triggers: [settings.k3s.version],
+                  },
+                  { parent: firstHost, dependsOn: [firstHost.ready] },
+              )
+            : undefined;
+    const before = [guard, ...(snapshot === undefined ? [] : [snapshot])];
+    const waves = rolloutWaves(settings.hosts, settings.k3s.upgrade.agentConcurrency);
+    const drain = settings.k3s.upgrade.drain && settings.hosts.length > 1;
+
+    const nodes: K3sNode[] = new Array<K3sNode>(settings.hosts.length);
+    waves.forEach((wave, w) => {
+        const restartAfter = w === 0 ? [] : waves[w - 1].map((i) => nodes[i].ready);
+        for (const i of wave) {
+            const h = settings.hosts[i];
+            const isFirst = i === 0;
+            nodes[i] = new K3sNode(
                 h.name,
                 {
                     host: hosts[i],
@@ -141,16 +172,18 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
                     registries: settings.registries,
                     registryPasswords: secrets.registryPasswords,
                     token: token.result,
-                    ...(isFirst ? {} : { serverUrl: serverUrl(first.apiAddress) }),
+                    ...(isFirst ? {} : { serverUrl: serverUrl(first.apiAddress), removeVia: firstHost.connection }),
                     clusterInit: isFirst && servers.length > 1,
                     ...(h.role === "server" ? { apiAddress: h.apiAddress } : {}),
                     readinessHost: h.role === "server" ? hosts[i] : firstHost,
-                    ...(isFirst ? {} : { after: [nodes[0].ready] }),
+                    after: before,
+                    restartAfter,
+                    drain,
                     exportKubeconfig: isFirst,
                 },
                 moved(hosts[i], "k3s-buildkit:host:K3sNode", h.name),
-            ),
-        );
+            );
+        }
     });
 
     // BuildKit publishes no checksums: pin per architecture in config, else every host must see the
@@ -240,8 +273,22 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
             ]),
         ),
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
+        ...(snapshot === undefined ? {} : { etcdSnapshot: snapshot.stdout.apply((out) => /^etcd_snapshot=(.*)$/m.exec(out)?.[1] ?? "") }),
         ...(cluster?.outputs === undefined ? {} : { cluster: cluster.outputs }),
     };
+}
+
+/**
+ * The order in which k3s restarts roll out, as waves of host indexes: each server alone, in config order
+ * (the first server first), then the agents in batches of `agentConcurrency`. Each wave's drains and
+ * restarts wait for the previous wave's nodes to be Ready at the target version.
+ */
+export function rolloutWaves(hosts: readonly { role: "server" | "agent" }[], agentConcurrency: number): number[][] {
+    const servers = hosts.flatMap((h, i) => (h.role === "server" ? [[i]] : []));
+    const agents = hosts.flatMap((h, i) => (h.role === "agent" ? [i] : []));
+    const batches: number[][] = [];
+    for (let b = 0; b < agents.length; b += agentConcurrency) batches.push(agents.slice(b, b + agentConcurrency));
+    return [...servers, ...batches];
 }
 
 /** The checksum host `i` must see: the pinned one for its arch, else the first host's when the arch matches. */

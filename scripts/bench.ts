@@ -3,12 +3,13 @@
  * evaluation time and peak memory by number of hosts and of builds (each size in its own process), resources and
  * remote commands per host on a fresh install, the longest chain of remote commands (the critical path
  * of a fresh `up`), inputs changed by a re-run with no change, and the blast radius of typical changes,
- * including one build's context and, for builds, how many builds would run.
+ * including one build's context and, for builds, how many builds would run; for a k3s upgrade of 3 servers
+ * and 2 agents, how many k3s restarts can run at once and how many remote steps run in sequence.
  * Copy the output into docs/benchmarks.md with the machine it ran on.
  */
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
-import { diffRuns, type RecordedWithDeps, runPlatform } from "./evaluate";
+import { diffRuns, type RecordedWithDeps, restartWindows, runPlatform, schedule } from "./evaluate";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -25,8 +26,9 @@ export function benchStack(n: number, over: Record<string, unknown> = {}): Recor
     };
 }
 
-/** Resources that run a step on a host (one SSH session each on a fresh install). */
-const isRemoteStep = (r: RecordedWithDeps) => r.type.startsWith("command:") || r.type.startsWith("pulumi-nodejs:dynamic/k3s-buildkit:");
+/** Resources that run a step on a host (one SSH session each on a fresh install); FirstServer only records. */
+const isRemoteStep = (r: RecordedWithDeps) =>
+    r.type.startsWith("command:") || (r.type.startsWith("pulumi-nodejs:dynamic/k3s-buildkit:") && !r.type.endsWith(":FirstServer"));
 
 /** Longest chain of remote steps through explicit dependencies (and parents' dependencies). */
 function criticalPath(rs: RecordedWithDeps[]): { length: number; chain: string[] } {
@@ -130,6 +132,25 @@ async function main(): Promise<void> {
     }
     const grown = await run({ ...base, hosts: [...(base.hosts as unknown[]), { name: "agent-2", role: "agent", address: "10.0.0.9" }] });
     line("blast radius: adding an agent", count(diffRuns(a, grown)));
+    // Rolling restarts: the engine's order for a k3s bump on 3 servers + 2 agents (scripts/evaluate.ts schedule).
+    const ha = (over: Record<string, unknown> = {}) => ({
+        ...benchStack(5, { cluster: { enabled: false } }),
+        hosts: ["s1", "s2", "s3", "a1", "a2"].map((name, i) => ({
+            name,
+            role: name.startsWith("s") ? "server" : "agent",
+            address: `10.0.1.${i + 1}`,
+        })),
+        ...over,
+    });
+    for (const concurrency of [1, 2]) {
+        const upgrade = { upgrade: { agentConcurrency: concurrency } };
+        const slots = schedule(await run(ha({ k3s: upgrade })), await run(ha({ k3s: { ...upgrade, version: "v1.36.1+k3s1" } })));
+        const { maxAtOnce } = restartWindows(slots, ["s1", "s2", "s3", "a1", "a2"]);
+        const steps = Math.max(...[...slots.values()].map((x) => x.end));
+        const label = `3 servers + 2 agents, agentConcurrency ${concurrency}`;
+        line(`k3s restarts at once during an upgrade (${label})`, maxAtOnce);
+        line(`upgrade critical path: remote steps in sequence (${label})`, steps);
+    }
     const b0 = (await runPlatform(buildStack(50))).recorded;
     const rebuilds = (rs: RecordedWithDeps[]) => {
         const jobOf = (x: RecordedWithDeps[]) =>

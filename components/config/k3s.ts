@@ -1,6 +1,6 @@
 /** Stack config: k3s on every host. */
-import { absolutePath, DEFAULT_VERSIONS, hostOrIp, HTTP_URL, version } from "./fields";
-import { arr, bool, int, obj, optional, str } from "./schema";
+import { absolutePath, DEFAULT_VERSIONS, hostOrIp, HTTP_URL, SHA256, version } from "./fields";
+import { arr, bool, int, map, obj, optional, str } from "./schema";
 
 export const k3s = obj(
     {
@@ -25,6 +25,12 @@ export const k3s = obj(
                 'How binaryBaseUrl lays out releases: "github" (`<base>/v1.35.6+k3s1/…`, GitHub and its mirrors) or "china-mirror" (`<base>/v1.35.6-k3s1/…`, "+" as "-", as rancher-mirror.rancher.cn does).',
             enum: ["github", "china-mirror"] as const,
             default: "github",
+        }),
+        sha256: map(str({ description: "Checksum of the k3s binary for this architecture.", pattern: SHA256 }), {
+            description:
+                "Pinned checksums of the k3s binary by architecture (amd64, arm64), checked instead of the release's sha256sum file. Changing one re-installs and restarts k3s (one node at a time) even under the same version: a re-published binary.",
+            default: {},
+            keyPattern: { regex: /^(?:amd64|arm64)$/, expected: '"amd64" or "arm64"' },
         }),
         dataDir: absolutePath({
             description: "k3s data directory (--data-dir).",
@@ -62,6 +68,33 @@ export const k3s = obj(
             },
         ),
         readyTimeoutSeconds: int({ description: "How long to wait for a node to become Ready.", default: 300, min: 10, max: 3600 }),
+        upgrade: obj(
+            {
+                drain: bool({
+                    description:
+                        "Drain a node (cordon, evict its pods respecting PodDisruptionBudgets) before its k3s restarts, and uncordon it once it is Ready at the target version. false: restart in place (single-node dev stacks).",
+                    default: true,
+                }),
+                drainTimeoutSeconds: int({
+                    description:
+                        "How long a drain may take; past it the up fails naming the node and the pods that blocked it, and the node stays cordoned.",
+                    default: 300,
+                    min: 10,
+                    max: 7200,
+                }),
+                agentConcurrency: int({
+                    description: "How many agents restart at once, after every server runs the target version.",
+                    default: 1,
+                    min: 1,
+                    max: 100,
+                }),
+            },
+            {
+                description:
+                    "How a change that restarts k3s rolls out: servers one at a time (each back Ready at the target version, the API's /readyz ok, before the next), then agents in batches.",
+                default: {},
+            },
+        ),
         tlsSans: arr(hostOrIp("A name or address."), {
             description: "Extra names and addresses for the API server certificate (the server's address is always added).",
             default: [],

@@ -2,9 +2,16 @@
  * `K3sNode` (`k3s-buildkit:host:K3sNode`): k3s on one host, as a server (first or joining) or an agent.
  *
  * Children, in order: config.yaml and registries.yaml (and registry CA files) as drift-detecting
- * HostFiles; the install step (binary verified against the release's sha256 file, then the k3s install
- * script with enable/start skipped); the k3s unit's state as a SystemdService restarted when a config
- * file changes (the install script would not); a readiness check; on the first server, the kubeconfig.
+ * HostFiles; the install step (binary verified against the release's sha256 file or a pinned checksum,
+ * then the k3s install script with enable/start skipped); the drain step; the k3s unit's state as a
+ * SystemdService restarted when a config file, the binary or the unit changes (the install script would
+ * not); the ready step (Ready at the target version, then uncordon); on joining nodes, the membership
+ * step whose delete drains and deletes the node before its uninstall; on the first server, the kubeconfig.
+ *
+ * Rolling restarts: the drain and the restart wait for `restartAfter` (the previous nodes' ready steps in
+ * the rollout order the Platform builds), so a change restarts one node (or one agent batch) at a time.
+ * The drain, the restart and the ready step share one trigger list: whenever a node is drained, it is
+ * restarted and then uncordoned in the same up.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,7 +19,7 @@ import { basename } from "node:path";
 import type { ResolvedConfig } from "../config";
 import { renderK3sConfig, renderK3sRegistries, type K3sRegistryModel } from "../render/k3s-yaml";
 import { hostCommand } from "./command";
-import { remoteConnectionArgs } from "./connection";
+import { type HostConnection, remoteConnectionArgs } from "./connection";
 import type { Host } from "./host";
 import { HostFile } from "./host-file";
 import { sha256Hex } from "./host-file-provider";
@@ -45,10 +52,16 @@ export interface K3sNodeArgs {
     readonly clusterInit: boolean;
     /** Servers: the address clients use (added as tls-san; written into the kubeconfig). */
     readonly apiAddress?: string;
-    /** Where `k3s kubectl` answers, to check this node is Ready: itself for servers, the first server for agents. */
+    /** Where `k3s kubectl` answers, to drain this node and check it is Ready: itself for servers, the first server for agents. */
     readonly readinessHost: Host;
-    /** Resources every step waits for besides the host's preflight (joining nodes: the first server Ready). */
+    /** Resources every step waits for besides the host's preflight (the first-server guard, the etcd snapshot). */
     readonly after?: pulumi.Resource[];
+    /** What the drain and the (re)start wait for: the ready steps of the nodes before this one in the rollout. @default [] */
+    readonly restartAfter?: pulumi.Resource[];
+    /** Drain before a restart (`k3s.upgrade.drain`, and more than one node). */
+    readonly drain: boolean;
+    /** The first server's connection, for a joining node: removing the host drains and deletes its node there first. */
+    readonly removeVia?: HostConnection;
     /** Read the admin kubeconfig off this server. @default false */
     readonly exportKubeconfig?: boolean;
 }
@@ -72,6 +85,11 @@ export function k3sRegistryModels(
     );
 }
 
+/** The restart triggers the install step prints: the binary's and the unit's (with its .env) checksums. */
+export function parseInstallOutput(stdout: string): string[] {
+    return ["k3s_sha256", "k3s_unit_sha256"].map((k) => new RegExp(`^${k}=([0-9a-f]{64})$`, "m").exec(stdout)?.[1] ?? "");
+}
+
 /** What a secret value shows as in previews and rendered files. */
 export const MASKED = "[secret]";
 
@@ -80,7 +98,7 @@ export class K3sNode extends pulumi.ComponentResource {
     public readonly version: string;
     /** sha256 of the installed k3s binary, as verified on the host. */
     public readonly binarySha256: pulumi.Output<string>;
-    /** The node is Ready: depend on this. */
+    /** The node is Ready at the target version (and uncordoned): depend on this. */
     public readonly ready: pulumi.Resource;
     /** The k3s unit's state; depend on it for things that need k3s's containerd. */
     public readonly service: SystemdService;
@@ -173,7 +191,7 @@ export class K3sNode extends pulumi.ComponentResource {
                         K3S_ROLE: args.role,
                         K3S_SERVER_URL: args.serverUrl ?? "",
                         K3S_DATA_DIR: k3s.dataDir,
-                        K3S_BINARY_SHA256: "",
+                        K3S_BINARY_SHA256: k3s.sha256[arch] ?? "",
                         K3S_AIRGAP_IMAGES_URL: k3s.airgap.imagesUrl ?? "",
                         K3S_AIRGAP_IMAGES_PATH: imagesPathOnHost,
                     }),
@@ -182,15 +200,39 @@ export class K3sNode extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [...after, ...stageDeps], deleteBeforeReplace: true },
         );
-        this.binarySha256 = install.stdout.apply((out) => /^k3s_sha256=([0-9a-f]{64})$/m.exec(out)?.[1] ?? "");
+        this.binarySha256 = install.stdout.apply((out) => parseInstallOutput(out)[0]);
 
         const caContents = Object.values(args.registries).flatMap((r) => (r.ca === undefined ? [] : [r.ca]));
-        // The install step neither starts nor restarts k3s: a new version runs once the unit restarts.
-        // (The binary and unit hashes the install step prints are not triggers yet: adding one changes the
-        // list on every node at once, a simultaneous k3s restart, until restarts roll one node at a time.)
+        // The install step neither starts nor restarts k3s: a new binary or unit (even under the same
+        // version) runs once the unit restarts, which these triggers cause, one node at a time.
         const triggers = pulumi
-            .all([configYaml, registriesYaml])
-            .apply((contents) => [...[...contents, ...caContents].map((c) => sha256Hex(c)), k3s.version]);
+            .all([configYaml, registriesYaml, install.stdout])
+            .apply(([config, registries, out]) => [
+                ...[config, registries, ...caContents].map((c) => sha256Hex(c)),
+                k3s.version,
+                ...parseInstallOutput(out),
+            ]);
+        const kubectlHost = args.readinessHost.connection;
+        // Which restart the drain and ready steps belong to: the drain acts only while it differs from
+        // what the ready step last recorded, so re-running it for a changed parameter drains nothing.
+        // (A hash of hashes: nothing secret is left in it, so the steps' scripts and logs stay plain.)
+        const stamp = pulumi.unsecret(triggers.apply((t) => sha256Hex(JSON.stringify(t))));
+        const drain = hostCommand(
+            `${name}-k3s-drain`,
+            {
+                connection: kubectlHost,
+                create: stamp.apply((s) =>
+                    hostScript("k3s-drain", {
+                        K3S_NODE: host.name,
+                        K3S_DRAIN: args.drain,
+                        K3S_DRAIN_TIMEOUT: k3s.upgrade.drainTimeoutSeconds,
+                        K3S_RESTART_STAMP: s,
+                    }),
+                ),
+                triggers: [triggers],
+            },
+            { parent: this, dependsOn: [...after, ...(args.restartAfter ?? []), install] },
+        );
         this.service = new SystemdService(
             `${name}-k3s`,
             {
@@ -201,17 +243,42 @@ export class K3sNode extends pulumi.ComponentResource {
                 // ready (a refused token, no quorum) would hold the up forever.
                 startTimeoutSeconds: k3s.readyTimeoutSeconds,
             },
-            { parent: this, dependsOn: [install, ...files] },
+            { parent: this, dependsOn: [install, ...files, drain] },
         );
         this.ready = hostCommand(
             `${name}-k3s-ready`,
             {
-                connection: args.readinessHost.connection,
-                create: hostScript("k3s-ready", { K3S_NODE: host.name, K3S_READY_TIMEOUT: k3s.readyTimeoutSeconds }),
+                connection: kubectlHost,
+                create: stamp.apply((s) =>
+                    hostScript("k3s-ready", {
+                        K3S_NODE: host.name,
+                        K3S_VERSION: k3s.version,
+                        K3S_CHECK_READYZ: args.role === "server",
+                        K3S_READY_TIMEOUT: k3s.readyTimeoutSeconds,
+                        K3S_RESTART_STAMP: s,
+                    }),
+                ),
                 triggers: [triggers],
             },
             { parent: this, dependsOn: [this.service] },
         );
+        if (args.removeVia !== undefined) {
+            // Does nothing while the host is in config; once it is removed, its delete (run before the
+            // uninstall, as this depends on the node being Ready) drains the node and deletes it.
+            hostCommand(
+                `${name}-k3s-member`,
+                {
+                    connection: args.removeVia,
+                    create: hostScript("k3s-member", { K3S_NODE: host.name }),
+                    delete: hostScript("k3s-remove", {
+                        K3S_NODE: host.name,
+                        K3S_DRAIN: args.drain,
+                        K3S_DRAIN_TIMEOUT: k3s.upgrade.drainTimeoutSeconds,
+                    }),
+                },
+                { parent: this, dependsOn: [this.ready] },
+            );
+        }
         if (args.exportKubeconfig === true) {
             const read = hostCommand(
                 `${name}-kubeconfig`,

@@ -45,6 +45,8 @@ describe("parseConfig: valid config and defaults", () => {
             disableHelmController: true,
             airgap: {},
             readyTimeoutSeconds: 300,
+            sha256: {},
+            upgrade: { drain: true, drainTimeoutSeconds: 300, agentConcurrency: 1 },
             tlsSans: [],
         });
         assert.deepEqual(c.buildkit, {
@@ -172,7 +174,7 @@ describe("parseConfig: every rule, exact messages", () => {
             "unknown key with no close match",
             { ...base, k3s: { zzzzzzzzzz: 1 } },
             [
-                "k3s.zzzzzzzzzz: unknown key; known keys: airgap, binaryBaseUrl, binaryLayout, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, readyTimeoutSeconds, tlsSans, version",
+                "k3s.zzzzzzzzzz: unknown key; known keys: airgap, binaryBaseUrl, binaryLayout, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, readyTimeoutSeconds, sha256, tlsSans, upgrade, version",
             ],
         ],
         [

@@ -101,6 +101,7 @@ function baseA(): Record<string, unknown> {
             installScriptUrl: `${M}/k3s/install.sh`,
             binaryBaseUrl: `${M}/k3s`,
             binaryLayout: "github",
+            sha256: { amd64: "b".repeat(64) },
             dataDir: "/data/k3s",
             disable: ["traefik"],
             airgap: { imagesUrl: `${M}/airgap.tar.zst` },
@@ -217,6 +218,7 @@ function wrap(schemaPath: string, v: string): string {
 /** Map keys that are fuzzed by renaming this entry (one nothing else refers to). */
 const RENAME: Record<string, string> = {
     "buildkit.sha256": "amd64",
+    "k3s.sha256": "amd64",
     registries: "spare.example.com",
     "cluster.resources.requests": "cpu",
     "cluster.resources.limits": "memory",

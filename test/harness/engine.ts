@@ -9,12 +9,15 @@
  *   runs on destroy.
  * - HostFile / SystemdService / HostBuild: the real dynamic providers (diff → update, refresh → read, delete).
  * - Components and `random:*` hold no host state (the random token is kept across runs).
+ * - Resources in state that a run no longer registers are deleted after it, newest first (as the engine
+ *   deletes dependents before what they depend on), when the run had no failure.
  *
  * Not the Pulumi CLI: no state file, no previews; it exists because the CLI cannot be had here.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../../components/config";
 import { hostBuildProvider } from "../../components/builds/host-build-provider";
+import { firstServerProvider } from "../../components/host/first-server-provider";
 import { hostFileProvider } from "../../components/host/host-file-provider";
 import { systemdServiceProvider } from "../../components/host/host-service-provider";
 import type { TransportTarget } from "../../components/host/runner";
@@ -63,6 +66,7 @@ const DYNAMIC = {
     "pulumi-nodejs:dynamic/k3s-buildkit:HostFile": hostFileProvider,
     "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService": systemdServiceProvider,
     "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild": hostBuildProvider,
+    "pulumi-nodejs:dynamic/k3s-buildkit:FirstServer": firstServerProvider,
 } as Record<string, pulumi.dynamic.ResourceProvider | undefined>;
 
 export interface RunReport {
@@ -72,6 +76,8 @@ export interface RunReport {
     readonly failures: { name: string; message: string }[];
     /** Stack outputs of index.ts, resolved. */
     readonly outputs: Record<string, unknown>;
+    /** Names of resources deleted because the program no longer registers them, in order. */
+    readonly deleted: string[];
 }
 
 export class HostEngine {
@@ -82,6 +88,8 @@ export class HostEngine {
     /** `pulumi up`: evaluates index.ts with `config` and performs what changed. */
     async up(config: Record<string, unknown>, secretKeys: readonly string[]): Promise<RunReport> {
         const executed: string[] = [];
+        const deleted: string[] = [];
+        const registered = new Set<string>();
         const failures: { name: string; message: string }[] = [];
         let pending = 0;
         const registrations: unknown[] = [];
@@ -89,6 +97,7 @@ export class HostEngine {
             {
                 newResource: async (args) => {
                     registrations.push(args.name);
+                    registered.add(`${args.type}::${args.name}`);
                     pending++;
                     try {
                         return await this.perform(args.type, args.name, plain(args.inputs) as Record<string, unknown>, executed);
@@ -125,6 +134,11 @@ export class HostEngine {
             }
             if (failures.length === 0) {
                 outputs = await new Promise((r) => pulumi.output(mod).apply(r));
+                for (const key of [...this.order].reverse()) {
+                    if (registered.has(key)) continue;
+                    deleted.push(this.state.get(key)!.name);
+                    await this.deleteOne(key);
+                }
             }
         } catch (e) {
             failures.push({ name: "(program)", message: (e as Error).message });
@@ -133,7 +147,7 @@ export class HostEngine {
         // them (as it does at process exit) so the next run, and the test process, start clean.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         (require("@pulumi/pulumi/runtime/debuggable") as { leakedPromises: () => unknown }).leakedPromises();
-        return { executed, failures, outputs };
+        return { executed, failures, outputs, deleted };
     }
 
     private async perform(type: string, name: string, inputs: Record<string, unknown>, executed: string[]) {
@@ -155,6 +169,10 @@ export class HostEngine {
         if (provider !== undefined) {
             const news = { ...inputs };
             delete news.__provider;
+            const checked = await provider.check?.(old?.inputs ?? {}, news);
+            if (checked !== undefined && (checked.failures ?? []).length > 0) {
+                throw new Error(`${name}: ${(checked.failures ?? []).map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+            }
             if (old === undefined) {
                 executed.push(name);
                 const r = await provider.create(news);
@@ -182,8 +200,9 @@ export class HostEngine {
         for (const key of this.order) {
             const s = this.state.get(key)!;
             const provider = DYNAMIC[s.type];
-            if (provider === undefined) continue;
-            const r = await provider.read!(s.id, s.outputs);
+            // A provider without read (FirstServer) keeps its state, as Pulumi does.
+            if (provider?.read === undefined) continue;
+            const r = await provider.read(s.id, s.outputs);
             if (JSON.stringify(r.props) !== JSON.stringify(s.outputs)) drifted.push(s.name);
             s.outputs = r.props as Record<string, unknown>;
         }
@@ -194,20 +213,28 @@ export class HostEngine {
     async destroy(): Promise<string[]> {
         const ran: string[] = [];
         for (const key of [...this.order].reverse()) {
-            const s = this.state.get(key)!;
-            if (s.type === "command:remote:Command" || s.type === "command:local:Command") {
-                if (typeof s.inputs.delete === "string") {
-                    ran.push(s.name);
-                    const r = await execCommand(commandTarget(s.type, s.inputs), s.inputs.delete, "");
-                    if (r.code !== 0) throw new Error(`${s.name} delete: exit ${r.code}: ${r.stderr}`);
-                }
-            } else if (DYNAMIC[s.type] !== undefined) {
-                ran.push(s.name);
-                await DYNAMIC[s.type]!.delete!(s.id, s.outputs);
-            }
-            this.state.delete(key);
+            if (await this.deleteOne(key)) ran.push(key.slice(key.lastIndexOf("::") + 2));
         }
         this.order = [];
+        return ran;
+    }
+
+    /** Deletes one resource (its delete step, if any) and forgets it; true if a step ran. */
+    private async deleteOne(key: string): Promise<boolean> {
+        const s = this.state.get(key)!;
+        let ran = false;
+        if (s.type === "command:remote:Command" || s.type === "command:local:Command") {
+            if (typeof s.inputs.delete === "string") {
+                ran = true;
+                const r = await execCommand(commandTarget(s.type, s.inputs), s.inputs.delete, "");
+                if (r.code !== 0) throw new Error(`${s.name} delete: exit ${r.code}: ${r.stderr}`);
+            }
+        } else if (DYNAMIC[s.type]?.delete !== undefined) {
+            ran = true;
+            await DYNAMIC[s.type]!.delete!(s.id, s.outputs);
+        }
+        this.state.delete(key);
+        this.order = this.order.filter((k) => k !== key);
         return ran;
     }
 }

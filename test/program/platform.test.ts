@@ -9,6 +9,7 @@ import { parse } from "yaml";
 import { DEFAULT_VERSIONS } from "../../components/config";
 import { hostScript } from "../../components/host/scripts";
 import { runnerCommand } from "../../components/host/runner";
+import { deleteCommandLine } from "../../components/host/command";
 import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -35,9 +36,10 @@ describe("host layer: children, inputs, dependencies", () => {
                 `${h}-k3s-config:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
                 `${h}-k3s-registries:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
                 `${h}-k3s-install:command:remote:Command`,
+                `${h}-k3s-drain:command:remote:Command`,
                 `${h}-k3s:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
                 `${h}-k3s-ready:command:remote:Command`,
-                ...(role === "server" ? [`${h}-kubeconfig:command:remote:Command`] : []),
+                ...(role === "server" ? [`${h}-kubeconfig:command:remote:Command`] : [`${h}-k3s-member:command:remote:Command`]),
                 `${h}:k3s-buildkit:host:BuildkitHost`,
                 `${h}-buildkit-install:command:remote:Command`,
                 `${h}-buildkitd-toml:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
@@ -55,6 +57,7 @@ describe("host layer: children, inputs, dependencies", () => {
             [
                 "k3s-buildkit:k3s-buildkit:index:Platform",
                 "k3s-token:random:index/randomPassword:RandomPassword",
+                "k3s-first-server:pulumi-nodejs:dynamic/k3s-buildkit:FirstServer",
                 ...perHost("s1", "server"),
                 ...perHost("a1", "agent"),
             ].sort(),
@@ -75,16 +78,21 @@ describe("host layer: children, inputs, dependencies", () => {
         assert.equal(urn("k3s-token"), "k3s-buildkit:index:Platform$random:index/randomPassword:RandomPassword::k3s-token");
     });
 
-    it("orders the steps: preflight → k3s → ready → BuildKit/nerdctl; agents after the first server is Ready", async () => {
+    it("orders the steps: preflight → k3s install → drain → restart → ready → BuildKit/nerdctl; the agent starts after the server is Ready", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
         const deps = (n: string) => byName(recorded, n).dependsOn;
-        assert.deepEqual(deps("s1-k3s-install"), ["s1-preflight"]);
-        assert.deepEqual(deps("s1-k3s-config"), ["s1-preflight"]);
-        assert.deepEqual(deps("s1-k3s"), ["s1-k3s-config", "s1-k3s-install", "s1-k3s-registries"]);
+        assert.deepEqual(deps("s1-k3s-install"), ["k3s-first-server", "s1-preflight"]);
+        assert.deepEqual(deps("s1-k3s-config"), ["k3s-first-server", "s1-preflight"]);
+        assert.deepEqual(deps("s1-k3s-drain"), ["k3s-first-server", "s1-k3s-install", "s1-preflight"]);
+        assert.deepEqual(deps("s1-k3s"), ["s1-k3s-config", "s1-k3s-drain", "s1-k3s-install", "s1-k3s-registries"]);
         assert.deepEqual(deps("s1-k3s-ready"), ["s1-k3s"]);
         assert.deepEqual(deps("s1-kubeconfig"), ["s1-k3s-ready"]);
-        assert.deepEqual(deps("a1-k3s-install"), ["a1-preflight", "s1-k3s-ready"], "the agent joins after the server is Ready");
-        assert.deepEqual(deps("a1-k3s-config"), ["a1-preflight", "s1-k3s-ready"]);
+        // The agent downloads and installs beside the server; its drain and start wait for the server.
+        assert.deepEqual(deps("a1-k3s-install"), ["a1-preflight", "k3s-first-server"]);
+        assert.deepEqual(deps("a1-k3s-config"), ["a1-preflight", "k3s-first-server"]);
+        assert.deepEqual(deps("a1-k3s-drain"), ["a1-k3s-install", "a1-preflight", "k3s-first-server", "s1-k3s-ready"]);
+        assert.deepEqual(deps("a1-k3s"), ["a1-k3s-config", "a1-k3s-drain", "a1-k3s-install", "a1-k3s-registries"]);
+        assert.deepEqual(deps("a1-k3s-member"), ["a1-k3s-ready"], "a removal drains and deletes the node before the uninstall");
         assert.deepEqual(deps("s1-buildkit-install"), ["s1-k3s-ready", "s1-preflight"], "BuildKit after k3s");
         assert.deepEqual(deps("s1-buildkit-socket"), [
             "s1-buildkit-install",
@@ -117,11 +125,37 @@ describe("host layer: children, inputs, dependencies", () => {
         assert.ok(!JSON.stringify(install).includes("fake-k3s-token"), "the token is not in the install step");
     });
 
-    it("the agent's readiness is checked on the server, where kubectl answers", async () => {
+    it("the agent's drain, readiness and removal run on the server, where kubectl answers", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
-        const conn = unwrap(byName(recorded, "a1-k3s-ready").inputs.connection) as { host: string };
-        assert.equal(conn.host, "10.0.0.5");
-        assert.equal(byName(recorded, "a1-k3s-ready").inputs.stdin, hostScript("k3s-ready", { K3S_NODE: "a1", K3S_READY_TIMEOUT: 300 }));
+        for (const step of ["a1-k3s-drain", "a1-k3s-ready", "a1-k3s-member"]) {
+            assert.equal((unwrap(byName(recorded, step).inputs.connection) as { host: string }).host, "10.0.0.5", step);
+        }
+        // The drain and ready steps name the same restart (a hash of the restart triggers).
+        const stampOf = (step: string) =>
+            /^export K3S_RESTART_STAMP='([0-9a-f]{64})'$/m.exec(String(byName(recorded, step).inputs.stdin))?.[1];
+        const stamp = stampOf("a1-k3s-ready");
+        assert.ok(stamp !== undefined && stampOf("a1-k3s-drain") === stamp);
+        assert.equal(
+            byName(recorded, "a1-k3s-ready").inputs.stdin,
+            hostScript("k3s-ready", {
+                K3S_NODE: "a1",
+                K3S_VERSION: DEFAULT_VERSIONS.k3s,
+                K3S_CHECK_READYZ: false,
+                K3S_READY_TIMEOUT: 300,
+                K3S_RESTART_STAMP: stamp,
+            }),
+        );
+        assert.equal(
+            byName(recorded, "a1-k3s-drain").inputs.stdin,
+            hostScript("k3s-drain", { K3S_NODE: "a1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 300, K3S_RESTART_STAMP: stamp }),
+        );
+        assert.equal(
+            byName(recorded, "a1-k3s-member").inputs.delete,
+            deleteCommandLine(hostScript("k3s-remove", { K3S_NODE: "a1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 300 }), false),
+        );
+        // A single node has nowhere to move its pods: it restarts in place.
+        const single = await runPlatform({ ...base, hosts: [server] }, ["sshPrivateKey"]);
+        assert.match(String(byName(single.recorded, "s1-k3s-drain").inputs.stdin), /^export K3S_DRAIN='false'$/m);
     });
 
     it("HA: cluster-init on the first server, the others join it", async () => {
@@ -246,12 +280,12 @@ describe("host layer: children, inputs, dependencies", () => {
             recorded.filter((r) => r.name.includes("nerdctl") || r.type.endsWith("Nerdctl")),
             [],
         );
-        assert.ok(recorded.every((r) => r.name === "k3s-token" || r.name === "k3s-buildkit" || r.name.startsWith("s1")));
+        assert.ok(recorded.every((r) => ["k3s-token", "k3s-buildkit", "k3s-first-server"].includes(r.name) || r.name.startsWith("s1")));
     });
 
     it("a preview with every host output unknown constructs without error", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"], true);
-        assert.equal(recorded.length, 41);
+        assert.equal(recorded.length, 45);
     });
 
     it("the kubeconfig output is secret and points at the first server's address", async () => {
@@ -293,7 +327,16 @@ describe("blast radius: inputs changed between two runs", () => {
         const a = await run(base);
         const b = await run({ ...base, k3s: { version: "v1.36.1+k3s1" } });
         assert.deepEqual(diffRuns(a, b), {
-            changed: ["a1-k3s", "a1-k3s-install", "a1-k3s-ready", "s1-k3s", "s1-k3s-install", "s1-k3s-ready"],
+            changed: [
+                "a1-k3s",
+                "a1-k3s-drain",
+                "a1-k3s-install",
+                "a1-k3s-ready",
+                "s1-k3s",
+                "s1-k3s-drain",
+                "s1-k3s-install",
+                "s1-k3s-ready",
+            ],
             added: [],
             removed: [],
         });
@@ -305,6 +348,6 @@ describe("blast radius: inputs changed between two runs", () => {
         const d = diffRuns(a, b);
         assert.deepEqual(d.changed, []);
         assert.deepEqual(d.removed, []);
-        assert.ok(d.added.length === 19 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
+        assert.ok(d.added.length === 21 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
     });
 });

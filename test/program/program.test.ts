@@ -30,6 +30,7 @@ describe("index.ts under mocks", () => {
         assert.deepEqual(recorded.map((r) => `${r.type} ${r.name}`).sort(), [
             "command:local:Command local-buildkit-install",
             "command:local:Command local-buildkit-ready",
+            "command:local:Command local-k3s-drain",
             "command:local:Command local-k3s-install",
             "command:local:Command local-k3s-ready",
             "command:local:Command local-kubeconfig",
@@ -53,6 +54,7 @@ describe("index.ts under mocks", () => {
             "kubernetes:core/v1:Secret buildkitd-server-tls",
             "kubernetes:core/v1:Service buildkitd-headless",
             "kubernetes:core/v1:Service buildkitd-service",
+            "pulumi-nodejs:dynamic/k3s-buildkit:FirstServer k3s-first-server",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild devcontainer-build",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild hello-build",
             "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-service-unit",
@@ -180,7 +182,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 46); // with the Platform and Cluster components
+        assert.equal(recorded.length, 48); // with the Platform and Cluster components, the first-server guard and the drain step
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

@@ -137,7 +137,7 @@ describe("one server over SSH, as a sudo user", () => {
         const bkPid = await m.exec("systemctl show -p MainPID --value buildkit.service");
         const r = await engine.up(stackFor([m], mirror, { ...mirrorB, k3s: { ...k3sMirror(), version: K3S_UPGRADE } }), ["sshPrivateKey"]);
         assert.deepEqual(r.failures, []);
-        assert.deepEqual(r.executed.sort(), ["server-1-k3s", "server-1-k3s-install", "server-1-k3s-ready"]);
+        assert.deepEqual(r.executed.sort(), ["server-1-k3s", "server-1-k3s-drain", "server-1-k3s-install", "server-1-k3s-ready"]);
         assert.equal(await m.exec("tail -1 /usr/local/bin/k3s"), `# fixture release ${K3S_UPGRADE}\n`);
         assert.notEqual(await m.exec("systemctl show -p MainPID --value k3s.service"), k3sPid, "k3s restarted on the new binary");
         assert.equal(await m.exec("systemctl show -p MainPID --value buildkit.service"), bkPid, "BuildKit untouched");

@@ -69,13 +69,14 @@ describe("npm run render", () => {
             "hosts/local/steps/01-local-preflight.sh",
             "hosts/local/steps/02-local-k3s-install.delete.sh",
             "hosts/local/steps/02-local-k3s-install.sh",
-            "hosts/local/steps/03-local-k3s-ready.sh",
-            "hosts/local/steps/04-local-kubeconfig.sh",
-            "hosts/local/steps/05-local-nerdctl-install.delete.sh",
-            "hosts/local/steps/05-local-nerdctl-install.sh",
-            "hosts/local/steps/06-local-buildkit-install.delete.sh",
-            "hosts/local/steps/06-local-buildkit-install.sh",
-            "hosts/local/steps/07-local-buildkit-ready.sh",
+            "hosts/local/steps/03-local-k3s-drain.sh",
+            "hosts/local/steps/04-local-k3s-ready.sh",
+            "hosts/local/steps/05-local-kubeconfig.sh",
+            "hosts/local/steps/06-local-nerdctl-install.delete.sh",
+            "hosts/local/steps/06-local-nerdctl-install.sh",
+            "hosts/local/steps/07-local-buildkit-install.delete.sh",
+            "hosts/local/steps/07-local-buildkit-install.sh",
+            "hosts/local/steps/08-local-buildkit-ready.sh",
         ]);
         assert.match(
             files.get("hosts/local/files.txt") ?? "",
@@ -87,7 +88,10 @@ describe("npm run render", () => {
         assert.equal(config["data-dir"], "/data/k3s");
         assert.ok(Array.isArray(config.disable));
         assert.match(files.get("hosts/local/files/etc/buildkit/buildkitd.toml") ?? "", /^\[worker\.containerd\]$/m);
-        assert.match(files.get("resources.txt") ?? "", /^command:local:Command local-k3s-install parent=local dependsOn=local-preflight$/m);
+        assert.match(
+            files.get("resources.txt") ?? "",
+            /^command:local:Command local-k3s-install parent=local dependsOn=k3s-first-server,local-preflight$/m,
+        );
         assert.deepEqual([...files.keys()].filter((f) => f.includes("builds/")).sort(), [
             "builds/devcontainer.sh",
             "builds/hello.sh",

@@ -7,7 +7,7 @@ systemctl ${ROOT:+--root="$ROOT"} disable --quiet "$service.service" 2>/dev/null
 if [ -x "$ROOT/usr/local/bin/$service-uninstall.sh" ]; then
   K3S_DATA_DIR="$K3S_DATA_DIR" "$ROOT/usr/local/bin/$service-uninstall.sh" >&2
 fi
-rm -f -- "$ROOT/usr/local/bin/k3s" "$STATE_DIR/k3s.installed"
+rm -f -- "$ROOT/usr/local/bin/k3s" "$STATE_DIR/k3s.installed" "$STATE_DIR"/drained-* "$STATE_DIR"/restarted-*
 rm -rf -- "$ROOT$K3S_DATA_DIR/agent/images"
 # Directories our install created (the data dir's ancestors) and k3s's config dir, if now empty.
 if [ -f "$STATE_DIR/k3s.created-dirs" ]; then

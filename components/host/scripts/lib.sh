@@ -54,3 +54,19 @@ trap 'rm -rf -- "$WORK"' EXIT
 remove_state_dir() {
   if [ -d "$STATE_DIR" ]; then rmdir --ignore-fail-on-non-empty -- "$STATE_DIR"; fi
 }
+
+# drain_node NODE TIMEOUT: cordon NODE and evict its pods (PodDisruptionBudgets respected, DaemonSet pods
+# left, emptyDir data deleted), at most TIMEOUT seconds; asked on a server. A node this cordons is
+# recorded (drained-NODE), so the ready step uncordons it later; one cordoned by hand stays cordoned.
+drain_node() {
+  local out
+  if [ "$(k3s kubectl get node "$1" -o 'jsonpath={.spec.unschedulable}')" != true ]; then
+    write_state "drained-$1" "$(date -u +%FT%TZ)"
+  fi
+  if ! out=$(k3s kubectl drain "$1" --ignore-daemonsets --delete-emptydir-data --timeout="${2}s" 2>&1); then
+    printf '%s\n' "$out" | tail -n 20 >&2
+    echo "k3s-buildkit: draining node $1 did not finish within $2 s (k3s.upgrade.drainTimeoutSeconds); the lines above name the pods that blocked it. The node stays cordoned (safe) and k3s on it was not touched. Fix what blocks the eviction (often a PodDisruptionBudget with no room to spare) and run pulumi up again; or give the node back with: k3s kubectl uncordon $1" >&2
+    return 1
+  fi
+  printf '%s\n' "$out"
+}

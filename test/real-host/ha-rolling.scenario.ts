@@ -1,0 +1,233 @@
+/**
+ * Day 2 on an HA cluster, on real hosts (npm run test:host): three servers and an agent, four booted Debian
+ * machines. The k3s FIXTURE (test/fixtures/k3s-fixture.sh) records when its k3s starts, is ready and stops,
+ * at which version, and answers the kubectl calls the program makes (drain, uncordon, get node, delete node,
+ * /readyz) from a node registry on the first server, which logs each of them; every timestamp is
+ * /proc/uptime, one clock for all machines.
+ *
+ * Shown, in order: a fresh install joins the servers one at a time, then the agent; a k3s version bump takes
+ * an etcd snapshot and restarts k3s one node at a time (server-1, server-2, server-3, agent-1), each drained
+ * before and uncordoned after, back Ready at the new version before the next; a drain a PodDisruptionBudget
+ * blocks fails the up naming the pod and leaves the node cordoned and its k3s untouched, and the next up
+ * finishes; removing a server and the agent drains and deletes their nodes before uninstalling them;
+ * removing the first server is refused; destroy leaves the machines as they were.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { K3S_UPGRADE, type Mirror, startMirror, VERSIONS } from "../fixtures/artifacts";
+import { HostEngine } from "../harness/engine";
+import { bootMachine, generateKey, type Machine } from "../harness/machine";
+import { hostState, stackFor, stateDiff, unitState } from "./common";
+
+const NAMES = ["server-1", "server-2", "server-3", "agent-1"] as const;
+const machines: Machine[] = [];
+let mirror: Mirror;
+let keyDir: string;
+const pristine = new Map<string, string>();
+const engine = new HostEngine();
+const machine = (name: (typeof NAMES)[number]) => machines[NAMES.indexOf(name)];
+/** A registries.yaml change (a runtime mirror), which restarts k3s on every node. */
+const RUNTIME_MIRROR = { "docker.io": { mirrors: ["mirror-a.example.com"], runtimeMirrors: ["rt.example.com"] } };
+
+before(async () => {
+    mirror = await startMirror();
+    keyDir = mkdtempSync(join(tmpdir(), "k3sbk-ha-key-"));
+    const clientKey = generateKey(keyDir, "stack");
+    for (const name of NAMES) machines.push(await bootMachine(`k3sbk-${name}`, { clientKey }));
+    for (const [i, m] of machines.entries()) pristine.set(NAMES[i], await hostState(m));
+});
+after(async () => {
+    for (const m of machines) await m.stop();
+    await mirror?.close();
+    if (keyDir !== undefined) rmSync(keyDir, { recursive: true, force: true });
+});
+
+/** The HA test stack for the given hosts (all by default), with `k3s` settings merged in. */
+function stack(k3s: Record<string, unknown> = {}, names: readonly string[] = NAMES): Record<string, unknown> {
+    const base = stackFor(machines, mirror, { nerdctl: { enabled: false } });
+    const hosts = (base.hosts as Record<string, unknown>[]).map((h, i) => ({
+        ...h,
+        name: NAMES[i],
+        role: NAMES[i].startsWith("server") ? "server" : "agent",
+    }));
+    return { ...base, hosts: hosts.filter((h) => names.includes(h.name)), k3s: { ...(base.k3s as object), ...k3s } };
+}
+
+interface Event {
+    readonly t: number;
+    readonly verb: string;
+    readonly node: string;
+    readonly rest: string;
+}
+const parseEvents = (text: string): Event[] =>
+    text
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => {
+            const [t, verb, node, ...rest] = l.split(" ");
+            return { t: Number(t), verb, node, rest: rest.join(" ") };
+        });
+/** This machine's k3s starts, readies and stops (the fixture's record), since `t0`. */
+const k3sEvents = async (m: Machine, t0 = 0) =>
+    parseEvents(await m.exec("cat /var/log/k3s-fixture.log 2>/dev/null || true")).filter((e) => e.t >= t0);
+/** What the cluster's API did (joins, cordons, drains, uncordons, deletions, snapshots), since `t0`. */
+const apiEvents = async (t0 = 0) =>
+    parseEvents(await machine("server-1").exec("cat /var/log/k3s-fixture-api.log 2>/dev/null || true")).filter((e) => e.t >= t0);
+const uptime = async () => Number((await machine("server-1").exec("cut -d' ' -f1 /proc/uptime")).trim());
+const one = (events: Event[], verb: string, node: string): Event => {
+    const found = events.filter((e) => e.verb === verb && e.node === node);
+    assert.equal(found.length, 1, `one ${verb} of ${node}: ${JSON.stringify(events)}`);
+    return found[0];
+};
+const nodeField = (node: string, path: string) => machine("server-1").exec(`k3s kubectl get node ${node} -o 'jsonpath={${path}}'`);
+
+describe("HA: three servers and an agent, one node at a time", () => {
+    it("a fresh install starts the servers one at a time (each after the previous is Ready), then the agent", async () => {
+        const r = await engine.up(stack(), ["sshPrivateKey"]);
+        assert.deepEqual(r.failures, []);
+        const api = await apiEvents();
+        assert.deepEqual(
+            api.filter((e) => e.verb === "join").map((e) => `${e.node} ${e.rest}`),
+            NAMES.map((n) => `${n} ${VERSIONS.k3s}`),
+            "joins in rollout order, each once",
+        );
+        for (let i = 1; i < NAMES.length; i++) {
+            const prevReady = one(await k3sEvents(machine(NAMES[i - 1])), "ready", NAMES[i - 1]);
+            const start = one(await k3sEvents(machine(NAMES[i])), "start", NAMES[i]);
+            assert.ok(prevReady.t <= start.t, `${NAMES[i]} started at ${start.t}, before ${NAMES[i - 1]} was ready at ${prevReady.t}`);
+        }
+        for (const m of machines) {
+            const unit = m === machine("agent-1") ? "k3s-agent.service" : "k3s.service";
+            assert.deepEqual(await unitState(m, [unit]), { [unit]: "enabled active" });
+        }
+        assert.equal(r.outputs.etcdSnapshot, "", "nothing to snapshot on a fresh install");
+    });
+
+    it("a version bump: etcd snapshot, then server-1 → server-2 → server-3 → agent-1, drained before, uncordoned after", async () => {
+        const t0 = await uptime();
+        const r = await engine.up(stack({ version: K3S_UPGRADE }), ["sshPrivateKey"]);
+        assert.deepEqual(r.failures, []);
+        const snapshot = String(r.outputs.etcdSnapshot);
+        assert.match(snapshot, new RegExp(`^pre-${K3S_UPGRADE.replace("+", "-").replace(/\./g, "\\.")}-server-1-\\d+$`));
+        assert.equal(await machine("server-1").exec(`ls /data/k3s/server/db/snapshots/`), `${snapshot}\n`);
+        const api = await apiEvents(t0);
+        const snap = one(api, "snapshot", snapshot);
+        const windows: [number, number][] = [];
+        for (const name of NAMES) {
+            const local = await k3sEvents(machine(name), t0);
+            const stop = one(local, "stop", name);
+            const ready = one(local, "ready", name);
+            assert.equal(ready.rest, K3S_UPGRADE, `${name} came back at the new version`);
+            assert.ok(snap.t <= stop.t, `the snapshot (${snap.t}) comes before ${name}'s restart (${stop.t})`);
+            const drain = one(api, "drain", name);
+            const uncordon = one(api, "uncordon", name);
+            assert.ok(drain.t <= stop.t, `${name} drained (${drain.t}) before its k3s stopped (${stop.t})`);
+            assert.ok(ready.t <= uncordon.t, `${name} uncordoned (${uncordon.t}) once ready (${ready.t})`);
+            windows.push([drain.t, uncordon.t]);
+        }
+        for (let i = 1; i < windows.length; i++) {
+            assert.ok(
+                windows[i - 1][1] <= windows[i][0],
+                `${NAMES[i]}'s drain→uncordon window ${windows[i].join("–")} overlaps ${NAMES[i - 1]}'s ${windows[i - 1].join("–")}`,
+            );
+        }
+        console.log(`# version bump, drain→uncordon windows (uptime s): ${NAMES.map((n, i) => `${n} ${windows[i].join("–")}`).join(", ")}`);
+        for (const name of NAMES) {
+            assert.equal(await nodeField(name, ".status.nodeInfo.kubeletVersion"), K3S_UPGRADE);
+            assert.equal(await nodeField(name, ".spec.unschedulable"), "", `${name} schedulable again`);
+        }
+    });
+
+    it("a drain a PodDisruptionBudget blocks fails the up with the pod's name, leaves the node cordoned and its k3s as it was", async () => {
+        const agent = machine("agent-1");
+        await machine("server-1").exec("echo 'agent-1 web-0' > /etc/rancher/k3s/fixture-pdb-blocks");
+        const pid = await agent.exec("systemctl show -p MainPID --value k3s-agent.service");
+        // A registries.yaml change restarts k3s everywhere; the agent's drain may take 10 s.
+        const changed = { ...stack({ version: K3S_UPGRADE, upgrade: { drainTimeoutSeconds: 10 } }), registries: RUNTIME_MIRROR };
+        const r = await engine.up(changed, ["sshPrivateKey"]);
+        assert.equal(r.failures.length, 1, JSON.stringify(r.failures));
+        assert.equal(r.failures[0].name, "agent-1-k3s-drain");
+        assert.match(r.failures[0].message, /pods\/"web-0" -n "default": global timeout reached: 10s/);
+        assert.match(
+            r.failures[0].message,
+            /draining node agent-1 did not finish within 10 s .* The node stays cordoned \(safe\) and k3s on it was not touched/,
+        );
+        assert.equal(await nodeField("agent-1", ".spec.unschedulable"), "true", "left cordoned");
+        assert.equal(await agent.exec("systemctl show -p MainPID --value k3s-agent.service"), pid, "the agent's k3s was not restarted");
+        await machine("server-1").exec("rm /etc/rancher/k3s/fixture-pdb-blocks");
+        const t0 = await uptime();
+        const fixed = await engine.up(changed, ["sshPrivateKey"]);
+        assert.deepEqual(fixed.failures, []);
+        assert.deepEqual(
+            fixed.executed.filter((n) => n.includes("-k3s")).sort(),
+            // (the membership step's delete script carries the new drain timeout: an update that runs nothing)
+            ["agent-1-k3s", "agent-1-k3s-drain", "agent-1-k3s-member", "agent-1-k3s-ready"],
+            "the next up finishes the agent, and only it",
+        );
+        const api = await apiEvents(t0);
+        assert.ok(one(api, "drain", "agent-1").t <= one(await k3sEvents(agent, t0), "stop", "agent-1").t);
+        assert.ok(one(api, "uncordon", "agent-1").t >= one(await k3sEvents(agent, t0), "ready", "agent-1").t);
+        assert.equal(await nodeField("agent-1", ".spec.unschedulable"), "");
+    });
+
+    it("changing only the drain timeout re-runs the drain steps, which drain nothing (no restart is pending)", async () => {
+        const t0 = await uptime();
+        const r = await engine.up(
+            { ...stack({ version: K3S_UPGRADE, upgrade: { drainTimeoutSeconds: 20 } }), registries: RUNTIME_MIRROR },
+            ["sshPrivateKey"],
+        );
+        assert.deepEqual(r.failures, []);
+        assert.deepEqual(r.executed.filter((n) => !n.endsWith("-k3s-member")).sort(), NAMES.map((n) => `${n}-k3s-drain`).sort());
+        assert.deepEqual(await apiEvents(t0), [], "no cordon, drain or uncordon");
+        for (const name of NAMES) assert.deepEqual(await k3sEvents(machine(name), t0), [], `${name}'s k3s not restarted`);
+    });
+
+    it("removing server-3 and the agent: each is drained and its node deleted, then k3s is uninstalled; the machines are as before", async () => {
+        const t0 = await uptime();
+        const kept = ["server-1", "server-2"];
+        const r = await engine.up(
+            { ...stack({ version: K3S_UPGRADE, upgrade: { drainTimeoutSeconds: 20 } }, kept), registries: RUNTIME_MIRROR },
+            ["sshPrivateKey"],
+        );
+        assert.deepEqual(r.failures, []);
+        assert.deepEqual(r.executed, [], "nothing on the kept hosts changes");
+        const api = await apiEvents(t0);
+        for (const name of ["server-3", "agent-1"] as const) {
+            const drain = one(api, "drain", name);
+            const del = one(api, "delete", name);
+            const stop = one(await k3sEvents(machine(name), t0), "stop", name);
+            assert.ok(drain.t <= del.t && del.t <= stop.t, `${name}: drain ${drain.t} → delete node ${del.t} → k3s stopped ${stop.t}`);
+            assert.deepEqual(stateDiff(pristine.get(name)!, await hostState(machine(name))), { removed: [], added: [] });
+        }
+        assert.equal(
+            await machine("server-1").exec("k3s kubectl get node agent-1 2>&1 || true"),
+            'Error from server (NotFound): nodes "agent-1" not found\n',
+        );
+        assert.ok(r.deleted.indexOf("agent-1-k3s-member") < r.deleted.indexOf("agent-1-k3s-install"), r.deleted.join(", "));
+    });
+
+    it("removing the first server is refused before anything changes", async () => {
+        const r = await engine.up(
+            { ...stack({ version: K3S_UPGRADE, upgrade: { drainTimeoutSeconds: 20 } }, ["server-2"]), registries: RUNTIME_MIRROR },
+            ["sshPrivateKey"],
+        );
+        assert.equal(r.failures[0]?.name, "k3s-first-server");
+        assert.match(
+            r.failures[0].message,
+            /hosts\[0\] is now "server-2", but this cluster's first server is "server-1".*Nothing was changed/,
+        );
+        assert.deepEqual(r.executed, []);
+        assert.deepEqual(r.deleted, []);
+        assert.deepEqual(await unitState(machine("server-2"), ["k3s.service"]), { "k3s.service": "enabled active" });
+    });
+
+    it("destroy leaves every machine as it was", async () => {
+        await engine.destroy();
+        for (const [i, m] of machines.entries()) {
+            assert.deepEqual(stateDiff(pristine.get(NAMES[i])!, await hostState(m)), { removed: [], added: [] }, NAMES[i]);
+        }
+    });
+});
