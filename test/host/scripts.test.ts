@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readEnvFile } from "../harness/systemd";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
@@ -33,9 +33,10 @@ beforeEach(() => {
 function run(
     name: Parameters<typeof hostScript>[0],
     params: Record<string, ScriptParam>,
+    env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-        const child = spawn("bash", ["-s"], { stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn("bash", ["-s"], { stdio: ["pipe", "pipe", "pipe"], env });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -64,6 +65,9 @@ function snapshot(): Record<string, string> {
     return out;
 }
 
+/** Of kubectl, crictl and ctr, those this machine does not have (the k3s installer links those to k3s). */
+const missingCommands = () => ["kubectl", "crictl", "ctr"].filter((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0);
+
 const k3sParams = (over: Record<string, ScriptParam> = {}): Record<string, ScriptParam> => ({
     ARCH: "amd64",
     K3S_VERSION: VERSIONS.k3s,
@@ -91,22 +95,118 @@ const nerdctlParams = (): Record<string, ScriptParam> => ({
     ARCH: "amd64",
 });
 
+/**
+ * A recording stand-in for `k3s kubectl` on a server, for the drain and ready steps: answers the node's
+ * Ready status and kubelet version from $STUB/node, its cordon from $STUB/unschedulable, /readyz ok, and
+ * records every call in $STUB/calls.
+ */
+function kubectlStub(): { env: NodeJS.ProcessEnv; dir: string; calls: () => string[] } {
+    const dir = mkdtempSync(join(tmpdir(), "k3sbk-kubectl-"));
+    writeFileSync(
+        join(dir, "k3s"),
+        `#!/bin/sh
+printf '%s\\n' "$*" >> "$STUB/calls"
+case "$*" in
+  "kubectl get node n1") [ -f "$STUB/node" ] ;;
+  "kubectl get node n1 -o jsonpath={.spec.unschedulable}") cat "$STUB/unschedulable" 2>/dev/null || true ;;
+  "kubectl get node n1 -o jsonpath="*) [ -f "$STUB/node" ] && printf '%s' "$(cat "$STUB/node")" ;;
+  "kubectl get --raw /readyz") echo ok ;;
+  "kubectl drain n1 "*|"kubectl uncordon n1") echo "node/n1 done" ;;
+  *) echo "unexpected: $*" >&2; exit 1 ;;
+esac
+`,
+        { mode: 0o755 },
+    );
+    return {
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ""}`, STUB: dir },
+        dir,
+        calls: () => (existsSync(join(dir, "calls")) ? readFileSync(join(dir, "calls"), "utf8").trim().split("\n") : []),
+    };
+}
+
+describe("k3s drain and ready steps (a recording k3s kubectl)", () => {
+    const NEXT = "v1.36.1+k3s1";
+    it("ready: a node Ready at the old version fails after the bound, naming both versions", async () => {
+        const k = kubectlStub();
+        writeFileSync(join(k.dir, "node"), `True ${VERSIONS.k3s}`);
+        const r = await run(
+            "k3s-ready",
+            { K3S_NODE: "n1", K3S_VERSION: NEXT, K3S_CHECK_READYZ: false, K3S_READY_TIMEOUT: 1, K3S_RESTART_STAMP: "s1" },
+            k.env,
+        );
+        assert.equal(r.code, 1);
+        assert.match(
+            r.stderr,
+            new RegExp(`node n1 is Ready at ${VERSIONS.k3s.replace("+", "\\+")}, not at the target ${NEXT.replace("+", "\\+")}`),
+        );
+        assert.ok(!k.calls().some((c) => c.includes("uncordon")), "not uncordoned");
+    });
+
+    it("ready at the target: /readyz asked (servers), the node uncordoned only if the drain cordoned it, the restart recorded", async () => {
+        const k = kubectlStub();
+        writeFileSync(join(k.dir, "node"), `True ${NEXT}`);
+        const params = { K3S_NODE: "n1", K3S_VERSION: NEXT, K3S_CHECK_READYZ: true, K3S_READY_TIMEOUT: 10, K3S_RESTART_STAMP: "s1" };
+        const first = await run("k3s-ready", params, k.env);
+        assert.equal(first.code, 0, first.stderr);
+        assert.match(first.stdout, new RegExp(`node n1 is Ready at ${NEXT.replace("+", "\\+")}`));
+        assert.ok(k.calls().includes("kubectl get --raw /readyz"));
+        assert.ok(!k.calls().some((c) => c.includes("uncordon")), "a node this program did not cordon stays as it is");
+        assert.equal(readFileSync(join(root, "var/lib/k3s-buildkit/restarted-n1"), "utf8"), "s1\n");
+        // The drain step cordons (and records it) only when a restart is pending: the stamp differs.
+        const drain = { K3S_NODE: "n1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 30 };
+        const same = await run("k3s-drain", { ...drain, K3S_RESTART_STAMP: "s1" }, k.env);
+        assert.match(same.stdout, /no restart pending, nothing to drain/);
+        assert.ok(!k.calls().some((c) => c.startsWith("kubectl drain")));
+        const pending = await run("k3s-drain", { ...drain, K3S_RESTART_STAMP: "s2" }, k.env);
+        assert.equal(pending.code, 0, pending.stderr);
+        assert.ok(k.calls().includes("kubectl drain n1 --ignore-daemonsets --delete-emptydir-data --timeout=30s"));
+        assert.ok(existsSync(join(root, "var/lib/k3s-buildkit/drained-n1")));
+        const again = await run("k3s-ready", { ...params, K3S_RESTART_STAMP: "s2" }, k.env);
+        assert.equal(again.code, 0, again.stderr);
+        assert.ok(k.calls().includes("kubectl uncordon n1"));
+        assert.ok(!existsSync(join(root, "var/lib/k3s-buildkit/drained-n1")));
+    });
+
+    it("drain: a node cordoned by hand is drained but not recorded, so it stays cordoned; draining off or no node: nothing", async () => {
+        const k = kubectlStub();
+        writeFileSync(join(k.dir, "node"), `True ${VERSIONS.k3s}`);
+        writeFileSync(join(k.dir, "unschedulable"), "true");
+        const r = await run("k3s-drain", { K3S_NODE: "n1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 30, K3S_RESTART_STAMP: "s1" }, k.env);
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(k.calls().some((c) => c.startsWith("kubectl drain n1")));
+        assert.ok(!existsSync(join(root, "var/lib/k3s-buildkit/drained-n1")));
+        const off = kubectlStub();
+        writeFileSync(join(off.dir, "node"), `True ${VERSIONS.k3s}`);
+        const r2 = await run("k3s-drain", { K3S_NODE: "n1", K3S_DRAIN: false, K3S_DRAIN_TIMEOUT: 30, K3S_RESTART_STAMP: "s1" }, off.env);
+        assert.match(r2.stdout, /restarts without a drain/);
+        const none = kubectlStub();
+        const r3 = await run("k3s-drain", { K3S_NODE: "n1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 30, K3S_RESTART_STAMP: "s1" }, none.env);
+        assert.match(r3.stdout, /not registered yet: nothing to drain/);
+        for (const x of [off, none]) assert.ok(!x.calls().some((c) => c.startsWith("kubectl drain")));
+    });
+});
+
 describe("k3s install script", () => {
     it("installs the verified binary and the unit, then a second run changes nothing and downloads nothing", async () => {
         const first = await run("k3s-install", k3sParams());
         assert.equal(first.code, 0, first.stderr);
         assert.match(first.stdout, new RegExp(`^k3s_sha256=${mirror.k3sSha256}\nk3s_unit_sha256=[0-9a-f]{64}\n$`));
         const files = snapshot();
-        assert.deepEqual(Object.keys(files).sort(), [
-            "/etc/systemd/system/k3s.service",
-            "/etc/systemd/system/k3s.service.env",
-            "/etc/systemd/system/multi-user.target.wants/k3s.service",
-            "/usr/local/bin/k3s",
-            "/usr/local/bin/k3s-killall.sh",
-            "/usr/local/bin/k3s-uninstall.sh",
-            "/var/lib/k3s-buildkit/k3s.created-dirs",
-            "/var/lib/k3s-buildkit/k3s.installed",
-        ]);
+        assert.deepEqual(
+            Object.keys(files).sort(),
+            [
+                "/etc/systemd/system/k3s.service",
+                "/etc/systemd/system/k3s.service.env",
+                "/etc/systemd/system/multi-user.target.wants/k3s.service",
+                "/usr/local/bin/k3s",
+                "/usr/local/bin/k3s-killall.sh",
+                "/usr/local/bin/k3s-uninstall.sh",
+                "/var/lib/k3s-buildkit/k3s.created-dirs",
+                "/var/lib/k3s-buildkit/k3s.installed",
+                // The installer's symlinks for the commands this machine lacks (k3s's install.sh does the same).
+                ...missingCommands().map((c) => `/usr/local/bin/${c}`),
+            ].sort(),
+        );
         assert.match(files["/usr/local/bin/k3s"], new RegExp(`^755 ${mirror.k3sSha256} `));
         // Enabled again right after the installer (which disables it), by the same step.
         assert.equal(files["/etc/systemd/system/multi-user.target.wants/k3s.service"], "-> /etc/systemd/system/k3s.service");
@@ -206,8 +306,14 @@ describe("k3s install script", () => {
         assert.equal(readFileSync(join(root, "data/k3s/agent/images/images.tar.zst"), "utf8"), "images");
     });
 
-    it("uninstall removes what install added (the unit, scripts, binary, state), honouring K3S_DATA_DIR", async () => {
+    it("uninstall removes what install added (the unit, scripts, binary, symlinks, state), honouring K3S_DATA_DIR", async () => {
         assert.equal((await run("k3s-install", k3sParams())).code, 0);
+        // The installer links the commands this machine lacks to k3s, and only those.
+        for (const c of ["kubectl", "crictl", "ctr"]) {
+            const missing = missingCommands().includes(c);
+            assert.equal(existsSync(join(root, "usr/local/bin", c)), missing, c);
+            if (missing) assert.equal(readlinkSync(join(root, "usr/local/bin", c)), "k3s");
+        }
         execFileSync("mkdir", ["-p", join(root, "data/k3s/server")]);
         const r = await run("k3s-uninstall", { K3S_ROLE: "server", K3S_DATA_DIR: "/data/k3s" });
         assert.equal(r.code, 0, r.stderr);

@@ -8,13 +8,14 @@
  * a mirror change touching only BuildKit; a checksum mismatch; destroy back to the starting state.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HostEngine } from "../harness/engine";
 import { bootMachine, type Machine } from "../harness/machine";
-import { K3S_UPGRADE, type Mirror, startMirror } from "../fixtures/artifacts";
+import { k3sFixture, K3S_UPGRADE, type Mirror, startMirror } from "../fixtures/artifacts";
 import { CriClient } from "../harness/cri";
 import { startRegistry } from "../fixtures/registry";
 import { hostState, stackFor, stateDiff, unitState } from "./common";
@@ -266,6 +267,37 @@ describe("one server over SSH, as a sudo user", () => {
             rmSync(ctx, { recursive: true, force: true });
             await registry.close();
         }
+    });
+
+    it("a binary re-published under the same version (a new k3s.sha256 pin): installed, unit enabled, k3s restarted onto it", async () => {
+        const settled = await engine.up(stackFor([m], mirror, { ...mirrorB, k3s: { ...k3sMirror(), version: K3S_UPGRADE } }), [
+            "sshPrivateKey",
+        ]);
+        assert.deepEqual(settled.failures, []);
+        const rebuilt = `${k3sFixture(K3S_UPGRADE)}# rebuilt under the same version\n`;
+        const sha = createHash("sha256").update(rebuilt).digest("hex");
+        mirror.put(`k3s/${K3S_UPGRADE}/k3s`, rebuilt);
+        const r = await engine.up(
+            stackFor([m], mirror, { ...mirrorB, k3s: { ...k3sMirror(), version: K3S_UPGRADE, sha256: { amd64: sha } } }),
+            ["sshPrivateKey"],
+        );
+        assert.deepEqual(r.failures, []);
+        assert.deepEqual(r.executed.filter((n) => n.includes("k3s")).sort(), [
+            "server-1-k3s",
+            "server-1-k3s-drain",
+            "server-1-k3s-install",
+            "server-1-k3s-ready",
+        ]);
+        assert.equal((await m.exec("sha256sum /usr/local/bin/k3s")).split(" ")[0], sha);
+        assert.deepEqual(await unitState(m, ["k3s.service"]), { "k3s.service": "enabled active" });
+        assert.equal(
+            (await m.exec("readlink /etc/systemd/system/multi-user.target.wants/k3s.service")).trim(),
+            "/etc/systemd/system/k3s.service",
+        );
+        // The running k3s is the new binary: the fixture records its checksum when it starts.
+        const starts = (await m.exec("grep ' start ' /var/log/k3s-fixture.log")).trim().split("\n");
+        assert.match(starts[starts.length - 1], new RegExp(`sha256=${sha}$`));
+        assert.equal((r.outputs as { hosts: Record<string, { k3sSha256: string }> }).hosts["server-1"].k3sSha256, sha);
     });
 
     it("destroy returns the host to its state before the install", async () => {
