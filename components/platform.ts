@@ -17,7 +17,9 @@ import { moved } from "./aliases";
 import { Cluster } from "./cluster/cluster";
 import type { StackConfig } from "./config";
 import { BuildkitHost } from "./host/buildkit";
-import { hostConnection } from "./host/connection";
+import { hostConnection, transportTarget } from "./host/connection";
+import { tunnelKubeconfig } from "./host/kubeconfig";
+import { apiTunnel, defaultTunnelPort } from "./host/tunnel";
 import { hostCommand } from "./host/command";
 import { FirstServer } from "./host/first-server";
 import { Host } from "./host/host";
@@ -108,8 +110,17 @@ export class Platform extends pulumi.ComponentResource implements PlatformOutput
 /** The Platform's children, parented to it (see {@link Platform}). */
 function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs {
     const { settings, secrets } = stack;
-    const clusterOf = (kubeconfig: pulumi.Input<string>, hostStateDir: string, hostBuilds: Record<string, BuildOutputs>) =>
-        new Cluster("cluster", { stack, kubeconfig, hostStateDir, hostBuilds }, moved(platform, "k3s-buildkit:cluster:Cluster", "cluster"));
+    const clusterOf = (
+        kubeconfig: pulumi.Input<string>,
+        hostStateDir: string,
+        hostBuilds: Record<string, BuildOutputs>,
+        clusterIdentifier?: string,
+    ) =>
+        new Cluster(
+            "cluster",
+            { stack, kubeconfig, hostStateDir, hostBuilds, ...(clusterIdentifier === undefined ? {} : { clusterIdentifier }) },
+            moved(platform, "k3s-buildkit:cluster:Cluster", "cluster"),
+        );
     if (settings.hosts.length === 0) {
         // Bring-your-own cluster: config validation guarantees a kubeconfig here.
         const byo = secrets.kubeconfig;
@@ -249,10 +260,16 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
         }),
     );
     const kubeconfig = nodes[0].kubeconfig;
+    // The cluster is the one its first server created: its identity, whatever address reaches it.
     const cluster =
         kubeconfig === undefined || !needsCluster(settings)
             ? undefined
-            : clusterOf(kubeconfig, `${settings.k3s.dataDir}/buildkitd`, hostBuilds);
+            : clusterOf(
+                  apiKubeconfig(kubeconfig, firstHost, first, settings.cluster.apiTunnel),
+                  `${settings.k3s.dataDir}/buildkitd`,
+                  hostBuilds,
+                  `k3s-buildkit/${pulumi.getStack()}/${first.name}`,
+              );
     const builds = { ...hostBuilds, ...(cluster === undefined ? {} : cluster.builds) };
 
     return {
@@ -276,6 +293,29 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
         ...(snapshot === undefined ? {} : { etcdSnapshot: snapshot.stdout.apply((out) => /^etcd_snapshot=(.*)$/m.exec(out)?.[1] ?? "") }),
         ...(cluster?.outputs === undefined ? {} : { cluster: cluster.outputs }),
     };
+}
+
+/**
+ * The kubeconfig the program itself uses to reach the API (the Kubernetes provider, the build-result
+ * reader): the exported one, or, with the API tunnel (on by default when the first host sits behind a
+ * bastion), the same pointed at the tunnel's local port, TLS still verified against the apiAddress.
+ */
+function apiKubeconfig(
+    kubeconfig: pulumi.Output<string>,
+    host: Host,
+    first: StackConfig["settings"]["hosts"][number],
+    tunnel: StackConfig["settings"]["cluster"]["apiTunnel"],
+): pulumi.Output<string> {
+    const on = tunnel.enabled ?? (first.connection.kind === "ssh" && first.connection.bastion !== undefined);
+    if (!on || host.connection.config.kind === "local") return kubeconfig;
+    const port = tunnel.localPort ?? defaultTunnelPort(pulumi.getStack());
+    return pulumi.secret(
+        pulumi.all([kubeconfig, transportTarget(host.connection)]).apply(async ([text, target]) => {
+            if (target.kind !== "ssh") return text;
+            const t = await apiTunnel(target, port);
+            return tunnelKubeconfig(text, t.port, first.apiAddress);
+        }),
+    );
 }
 
 /**

@@ -134,6 +134,19 @@ export async function resolve<T>(o: pulumi.Output<T>): Promise<{ value: T | unde
     return { value, secret: await pulumi.isSecret(o) };
 }
 
+/** Tunnels the program asked for under these mocks (no host exists, so none is dialled): target and local port. */
+export const tunnelsOpened: { target: unknown; port: number }[] = [];
+
+/** Replaces the program's API tunnel opener (components/host/tunnel.ts) with one that records the call. */
+function fakeTunnels(): void {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { apiTunnels } = require("../components/host/tunnel") as typeof import("../components/host/tunnel");
+    apiTunnels.open = async (target, port) => {
+        tunnelsOpened.push({ target, port });
+        return { port, close: () => undefined };
+    };
+}
+
 /** Sets stack config as the CLI would: `k3s-buildkit:<key>` → string (objects as JSON). */
 export function setStackConfig(values: Record<string, unknown>, secretKeys: readonly string[] = []): void {
     const all = Object.fromEntries(
@@ -162,6 +175,7 @@ export async function tryProgram(
         const ours = !key.includes("node_modules") && (key.endsWith("/index.ts") || (!entryOnly && key.includes("/components/")));
         if (ours) delete require.cache[key];
     }
+    fakeTunnels();
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const exports = require("../index") as Record<string, unknown>;
@@ -216,6 +230,7 @@ export async function runPlatform(
 ): Promise<{ recorded: RecordedWithDeps[]; platform: import("../components/platform").Platform }> {
     const recorded = await recordingMocks(preview, arch);
     setStackConfig(values, secretKeys);
+    fakeTunnels();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { loadStackConfig } = require("../components/config") as typeof import("../components/config");
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -7,6 +7,8 @@
  * tokens. `exec` and `auth-provider` users are refused with a clear message.
  */
 import { request } from "node:https";
+import { isIP } from "node:net";
+import { checkServerIdentity } from "node:tls";
 import { parseSecretYaml } from "../host/kubeconfig";
 
 export interface KubeAccess {
@@ -16,6 +18,8 @@ export interface KubeAccess {
     readonly key?: string;
     readonly token?: string;
     readonly insecureSkipTlsVerify?: boolean;
+    /** The name the server's certificate must carry when it differs from the server URL's host (`tls-server-name`, e.g. through a tunnel). */
+    readonly serverName?: string;
 }
 
 export class KubeError extends Error {
@@ -73,7 +77,9 @@ export function kubeAccess(kubeconfig: string): KubeAccess {
     const cert = b64(user["client-certificate-data"]);
     const key = b64(user["client-key-data"]);
     const token = typeof user.token === "string" ? user.token : undefined;
+    const serverName = typeof cluster["tls-server-name"] === "string" ? cluster["tls-server-name"] : undefined;
     return {
+        ...(serverName === undefined ? {} : { serverName }),
         server: cluster.server.replace(/\/+$/, ""),
         ...(ca === undefined ? {} : { ca }),
         ...(cert === undefined ? {} : { cert }),
@@ -94,6 +100,14 @@ function open(a: KubeAccess, path: string, onData: (chunk: Buffer) => void, time
                 ...(a.cert === undefined ? {} : { cert: a.cert }),
                 ...(a.key === undefined ? {} : { key: a.key }),
                 rejectUnauthorized: a.insecureSkipTlsVerify !== true,
+                // tls-server-name: the certificate is checked against it (and it is the SNI, unless an IP).
+                ...(a.serverName === undefined
+                    ? {}
+                    : {
+                          ...(isIP(a.serverName) === 0 ? { servername: a.serverName } : {}),
+                          checkServerIdentity: (_host: string, cert: Parameters<typeof checkServerIdentity>[1]) =>
+                              checkServerIdentity(a.serverName ?? "", cert),
+                      }),
                 headers: { Accept: "application/json", ...(a.token === undefined ? {} : { Authorization: `Bearer ${a.token}` }) },
                 timeout: timeoutMs,
             },

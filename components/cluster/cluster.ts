@@ -21,6 +21,11 @@ export interface ClusterArgs {
     readonly hostStateDir: string;
     /** Host builds by name, for Deployments that run them. */
     readonly hostBuilds: Record<string, BuildOutputs>;
+    /**
+     * The cluster's identity for the Kubernetes provider: set, a changed kubeconfig (another address, the
+     * API tunnel, rotated credentials) updates the provider instead of replacing every resource in it.
+     */
+    readonly clusterIdentifier?: string;
 }
 
 export class Cluster extends pulumi.ComponentResource {
@@ -37,7 +42,11 @@ export class Cluster extends pulumi.ComponentResource {
         const { settings, secrets } = args.stack;
         this.provider = new k8s.Provider(
             "cluster",
-            { kubeconfig: args.kubeconfig, enableServerSideApply: true },
+            {
+                kubeconfig: args.kubeconfig,
+                enableServerSideApply: true,
+                ...(args.clusterIdentifier === undefined ? {} : { clusterIdentifier: args.clusterIdentifier }),
+            },
             moved(this, "pulumi:providers:kubernetes", "cluster"),
         );
         if (settings.cluster.enabled) {

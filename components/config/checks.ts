@@ -66,6 +66,15 @@ export function crossCheck(c: ParsedConfig): ConfigIssue[] {
             message: "set either kubeconfig (bring your own cluster) or hosts (the k3s server's kubeconfig is used), not both",
         });
     }
+    if (c.cluster.apiTunnel.enabled === true && (c.hosts.length === 0 || c.hosts[0].connection === "local")) {
+        issues.push({
+            path: "cluster.apiTunnel.enabled",
+            message:
+                c.hosts.length === 0
+                    ? "the tunnel goes through the first host over SSH, and this stack has no hosts (bring your own cluster: make its API reachable, or run Pulumi where it is)"
+                    : "the first host is this machine (connection: local): its API is reachable without a tunnel; remove apiTunnel.enabled",
+        });
+    }
     if (c.kubeconfig === undefined && c.hosts.length === 0) {
         issues.push({
             path: "hosts",

@@ -59,6 +59,29 @@ export const cluster = obj(
             { description: "Tolerations of the daemon's pods.", default: [] },
         ),
         affinity: optional(json({ description: "Kubernetes affinity of the daemon's pods, as in a pod spec." })),
+        apiTunnel: obj(
+            {
+                enabled: optional(
+                    bool({
+                        description:
+                            "Reach the Kubernetes API through an SSH tunnel to the first server (through its bastion) instead of dialling https://<apiAddress>:6443. Default: on when hosts[0] has a bastion.",
+                    }),
+                ),
+                localPort: optional(
+                    int({
+                        description:
+                            "Local port of the tunnel on the machine running Pulumi (127.0.0.1). Default: a port from 20000–29999 fixed per stack name.",
+                        min: 1024,
+                        max: 65535,
+                    }),
+                ),
+            },
+            {
+                description:
+                    "How Pulumi reaches the API of a cluster it installed. The exported kubeconfig keeps the real address; only the program's own access goes through the tunnel.",
+                default: {},
+            },
+        ),
     },
     { description: "The buildkitd daemon in the cluster.", default: {} },
 );

@@ -76,7 +76,7 @@ function execLocal(commandLine: string, stdin: string, onStderr?: (chunk: string
     });
 }
 
-type SshTarget = Extract<TransportTarget, { kind: "ssh" }>;
+export type SshTarget = Extract<TransportTarget, { kind: "ssh" }>;
 
 /** The base64 key blob of an OpenSSH public key line (`type base64 [comment]`). */
 function keyBlob(line: string): string {
@@ -148,17 +148,29 @@ async function connectWithRetries(config: ConnectConfig, where: string, limit: n
     throw new TransportError(`${last?.message ?? where} — gave up after ${limit} attempt${limit === 1 ? "" : "s"}`);
 }
 
-async function execSsh(t: SshTarget, commandLine: string, stdin: string, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
+/** An open SSH session (see {@link connectSsh}). */
+export interface SshSession {
+    readonly client: Client;
+    /** Ends the session and the bastion's. */
+    close(): void;
+    /** Lets the process exit while the session is open (for a session that lives as long as the program). */
+    unref(): void;
+}
+
+/**
+ * An SSH session with `t`, through its bastion if it has one (both host keys checked, the dial retried
+ * `dialErrorLimit` times). `keepalive: false` sends no keepalives (their timer would hold the process open).
+ */
+export async function connectSsh(t: SshTarget, options: { keepalive?: boolean } = {}): Promise<SshSession> {
     const where = targetLabel(t);
     const seen: { mismatch?: string } = {};
     const common = {
         privateKey: t.privateKey,
         ...(t.privateKeyPassphrase === undefined ? {} : { passphrase: t.privateKeyPassphrase }),
         readyTimeout: t.dialTimeoutSeconds * 1000,
-        keepaliveInterval: 10_000,
+        keepaliveInterval: options.keepalive === false ? 0 : 10_000,
     };
     let bastion: Client | undefined;
-    let client: Client | undefined;
     try {
         let sock: ConnectConfig["sock"];
         if (t.bastion !== undefined) {
@@ -179,7 +191,7 @@ async function execSsh(t: SshTarget, commandLine: string, stdin: string, onStder
                 ),
             );
         }
-        client = await connectWithRetries(
+        const client = await connectWithRetries(
             {
                 ...common,
                 host: t.host,
@@ -192,7 +204,30 @@ async function execSsh(t: SshTarget, commandLine: string, stdin: string, onStder
             t.dialErrorLimit,
             seen,
         );
-        const c = client;
+        const via = bastion;
+        // ssh2 keeps its TCP socket as `_sock`; unref'ing it is the only way to let the process exit.
+        const tcp = (c: Client | undefined) => (c as unknown as { _sock?: { unref?: () => void } } | undefined)?._sock;
+        return {
+            client,
+            close: () => {
+                client.end();
+                via?.end();
+            },
+            unref: () => {
+                tcp(via ?? client)?.unref?.();
+            },
+        };
+    } catch (e) {
+        bastion?.end();
+        throw e;
+    }
+}
+
+async function execSsh(t: SshTarget, commandLine: string, stdin: string, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
+    const where = targetLabel(t);
+    const session = await connectSsh(t);
+    try {
+        const c = session.client;
         return await new Promise<ScriptResult>((resolve, reject) => {
             c.exec(commandLine, (err, stream) => {
                 if (err) return reject(new TransportError(`${where}: cannot start a command: ${err.message}`));
@@ -214,7 +249,6 @@ async function execSsh(t: SshTarget, commandLine: string, stdin: string, onStder
             });
         });
     } finally {
-        client?.end();
-        bastion?.end();
+        session.close();
     }
 }

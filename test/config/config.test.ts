@@ -74,6 +74,7 @@ describe("parseConfig: valid config and defaults", () => {
             resources: { requests: {}, limits: {} },
             nodeSelector: {},
             tolerations: [],
+            apiTunnel: {},
         });
         assert.deepEqual(c.registries, {});
         assert.deepEqual(c.builds, []);

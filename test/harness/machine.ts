@@ -88,14 +88,39 @@ export function generateKey(dir: string, name: string, passphrase = ""): { priva
     return { privateKey: readFileSync(path, "utf8"), publicKey: readFileSync(`${path}.pub`, "utf8").trim(), path };
 }
 
-function portOpen(port: number): Promise<boolean> {
+function portOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
     return new Promise((resolve) => {
-        const s = createConnection({ host: "127.0.0.1", port }, () => {
+        const s = createConnection({ host, port }, () => {
             s.end();
             resolve(true);
         });
         s.on("error", () => resolve(false));
     });
+}
+
+/**
+ * Addresses both ends of a machine's veth pair once its init and interface exist; false until then. The
+ * machine's end is configured from its network namespace (entered through its init's PID).
+ */
+function configurePrivateNetwork(nspawnPid: number, net: NonNullable<BootOptions["privateNetwork"]>): boolean {
+    let init: string | undefined;
+    try {
+        init = readFileSync(`/proc/${nspawnPid}/task/${nspawnPid}/children`, "utf8").trim().split(" ")[0];
+    } catch {
+        return false;
+    }
+    if (init === undefined || init === "") return false;
+    try {
+        sh("ip", ["link", "show", net.hostInterface]);
+    } catch {
+        return false;
+    }
+    sh("ip", ["addr", "replace", `${net.hostAddress}/30`, "dev", net.hostInterface]);
+    sh("ip", ["link", "set", net.hostInterface, "up"]);
+    sh("nsenter", ["-t", init, "-n", "ip", "addr", "replace", `${net.address}/30`, "dev", "eth0"]);
+    sh("nsenter", ["-t", init, "-n", "ip", "link", "set", "eth0", "up"]);
+    sh("nsenter", ["-t", init, "-n", "ip", "link", "set", "lo", "up"]);
+    return true;
 }
 
 /** A free TCP port on 127.0.0.1 in a range nothing else here uses. */
@@ -110,6 +135,8 @@ async function freePort(): Promise<number> {
 export interface Machine {
     readonly name: string;
     readonly root: string;
+    /** Where its sshd listens: 127.0.0.1, or its own address on a private network. */
+    readonly address: string;
     readonly port: number;
     /** The client key every user accepts. */
     readonly clientKey: { privateKey: string; publicKey: string; path: string };
@@ -140,6 +167,12 @@ export interface BootOptions {
     readonly bindRepo?: boolean;
     /** Accept this client key instead of a new one (several machines, one stack key). */
     readonly clientKey?: { privateKey: string; publicKey: string; path: string };
+    /**
+     * A network of its own instead of this host's: a veth pair, `hostInterface` here with `hostAddress`, eth0
+     * in the machine with `address` (both /30). Its loopback (and what listens there) is then its own: this
+     * host reaches the machine only at `address`, as a private host behind a bastion is reached.
+     */
+    readonly privateNetwork?: { readonly hostInterface: string; readonly hostAddress: string; readonly address: string };
 }
 
 /** The repository root (this file is test/harness/machine.ts). */
@@ -162,7 +195,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     writeFileSync(join(root, "etc/ssh/ssh_host_ed25519_key.pub"), `${host.publicKey}\n`);
     writeFileSync(
         join(root, "etc/ssh/sshd_config.d/test.conf"),
-        `Port ${port}\nListenAddress 127.0.0.1\nHostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\n` +
+        `Port ${port}\nListenAddress ${options.privateNetwork === undefined ? "127.0.0.1" : "0.0.0.0"}\nHostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\n` +
             `PermitRootLogin prohibit-password\nForceCommand /usr/local/sbin/record-command\n`,
     );
     // Every command line a client sends is recorded, so tests can prove no secret is ever on one.
@@ -196,6 +229,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
             `--machine=${name}-${port}`,
             "--console=pipe",
             ...(options.bindRepo === true ? [`--bind-ro=${REPO_ROOT}:/repo`, `--bind-ro=${process.execPath}:/usr/local/bin/node`] : []),
+            ...(options.privateNetwork === undefined ? [] : [`--network-veth-extra=${options.privateNetwork.hostInterface}:eth0`]),
         ],
         { stdio: ["ignore", "pipe", "pipe"], detached: false },
     );
@@ -207,9 +241,10 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
         exited = true;
     });
 
+    const address = options.privateNetwork?.address ?? "127.0.0.1";
     const rootTarget = (): Extract<TransportTarget, { kind: "ssh" }> => ({
         kind: "ssh",
-        host: "127.0.0.1",
+        host: address,
         port,
         user: "root",
         sudo: false,
@@ -236,13 +271,15 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     };
 
     const deadline = Date.now() + 90_000;
+    let networkUp = options.privateNetwork === undefined;
     for (;;) {
+        if (!networkUp && options.privateNetwork !== undefined) networkUp = configurePrivateNetwork(child.pid ?? 0, options.privateNetwork);
         if (exited) {
             const out = Buffer.concat(logChunks).toString("utf8").slice(-3000);
             rmSync(dir, { recursive: true, force: true });
             throw new Error(`machine ${name} exited while booting:\n${out}`);
         }
-        if (await portOpen(port)) {
+        if (networkUp && (await portOpen(port, address))) {
             const r = await execScript(rootTarget(), "timeout 30 systemctl is-system-running --wait || true\n").catch(() => undefined);
             const state = r?.stdout.trim();
             if (state === "running" || state === "degraded") break;
@@ -257,6 +294,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     return {
         name,
         root,
+        address,
         port,
         clientKey,
         hostKey: host.publicKey.split(" ").slice(0, 2).join(" "),
