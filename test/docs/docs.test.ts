@@ -23,6 +23,9 @@ describe("operating docs", () => {
             for (const m of text.matchAll(/npm run ([a-z:]+)/g)) assert.ok(scripts.includes(m[1]), `${f}: npm run ${m[1]}`);
             for (const m of text.matchAll(/uses: \.\/(\S+)/g)) assert.ok(existsSync(join(root, m[1])), `${f}: ${m[1]}`);
             if (text.includes(".ci/run")) assert.ok(existsSync(join(root, ".ci/run")));
+            // A refresh must run the program: the API tunnel (hosts behind a bastion) exists only while it runs.
+            assert.doesNotMatch(text, /refresh: true/, `${f}: refresh without the program`);
+            for (const m of text.matchAll(/pulumi (refresh|destroy)\b[^\n]*/g)) assert.match(m[0], /--run-program/, `${f}: ${m[0]}`);
         });
     }
     for (const doc of ["README.md", "docs/runbooks.md", "docs/benchmarks.md"]) {
