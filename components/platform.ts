@@ -118,7 +118,14 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
     ) =>
         new Cluster(
             "cluster",
-            { stack, kubeconfig, hostStateDir, hostBuilds, ...(clusterIdentifier === undefined ? {} : { clusterIdentifier }) },
+            // A cluster this program installed has an identity; one brought along is checked before use.
+            {
+                stack,
+                kubeconfig,
+                hostStateDir,
+                hostBuilds,
+                ...(clusterIdentifier === undefined ? { broughtAlong: true } : { clusterIdentifier }),
+            },
             moved(platform, "k3s-buildkit:cluster:Cluster", "cluster"),
         );
     if (settings.hosts.length === 0) {

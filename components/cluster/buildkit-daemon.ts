@@ -11,6 +11,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { ResolvedConfig } from "../config";
+import { admittingLabels } from "./cluster-reads";
 import { podSecurityLabels, podSecurityLevel, type PodSecurityLevel } from "./pod-security";
 import {
     configMapData,
@@ -34,6 +35,12 @@ export interface BuildkitDaemonArgs {
     readonly registryPasswords: pulumi.Input<Record<string, string>>;
     /** Where hostPath state lives (under the k3s data dir). */
     readonly hostStateDir: string;
+    /**
+     * A cluster brought along (secret kubeconfig): its namespace may exist already; one whose Pod Security
+     * level would refuse the daemon's pods fails the preview, naming the label. Unset for clusters this
+     * program installed (their namespace is its own).
+     */
+    readonly existingCluster?: pulumi.Input<string>;
 }
 
 /** PEM bundle a client needs for `buildctl --addr tcp://…` (secret). */
@@ -95,11 +102,13 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
         // run there too, meet "restricted"); computed from the pod spec itself, so the two cannot drift.
         const template = statefulSetSpec({ ...specInputs, tlsHash: "" }).template as { spec: object };
         this.podSecurityLevel = podSecurityLevel(template.spec);
-        const namespace = new k8s.core.v1.Namespace(
-            `${name}-namespace`,
-            { metadata: { name: ns, labels: podSecurityLabels(this.podSecurityLevel) } },
-            k,
-        );
+        const level = this.podSecurityLevel;
+        const labels =
+            args.existingCluster === undefined
+                ? podSecurityLabels(level)
+                : // (read with the secret kubeconfig; the labels themselves are not secret)
+                  pulumi.unsecret(pulumi.output(args.existingCluster).apply((kubeconfig) => admittingLabels(kubeconfig, ns, level)));
+        const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels } }, k);
         const inNs = { ...k, dependsOn: [namespace] };
         const meta = (n: string) => ({ name: n, namespace: ns, labels: { ...daemonLabels } });
 

@@ -26,6 +26,8 @@ export interface ClusterArgs {
      * API tunnel, rotated credentials) updates the provider instead of replacing every resource in it.
      */
     readonly clusterIdentifier?: string;
+    /** The cluster was brought along (not installed by this program): check what exists in it first. */
+    readonly broughtAlong?: boolean;
 }
 
 export class Cluster extends pulumi.ComponentResource {
@@ -59,6 +61,7 @@ export class Cluster extends pulumi.ComponentResource {
                     registries: settings.registries,
                     registryPasswords: secrets.registryPasswords,
                     hostStateDir: args.hostStateDir,
+                    ...(args.broughtAlong === true ? { existingCluster: args.kubeconfig } : {}),
                 },
                 moved(this, "k3s-buildkit:cluster:BuildkitDaemon", "buildkitd"),
             );

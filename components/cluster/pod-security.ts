@@ -123,3 +123,22 @@ export function podSecurityLabels(level: PodSecurityLevel): Record<string, strin
         "pod-security.kubernetes.io/audit": level,
     };
 }
+
+const STRICTNESS: Record<PodSecurityLevel, number> = { privileged: 0, baseline: 1, restricted: 2 };
+
+/**
+ * Why a namespace that already exists with these labels would refuse pods that need `needed` (its
+ * `pod-security.kubernetes.io/enforce` is stricter), or undefined. Without the label the cluster's default
+ * applies, which the daemon's own labels override when it adopts the namespace.
+ */
+export function namespaceRefusal(ns: string, labels: Readonly<Record<string, string>>, needed: PodSecurityLevel): string | undefined {
+    const key = "pod-security.kubernetes.io/enforce";
+    const enforce = labels[key];
+    if (enforce === undefined || !(enforce in STRICTNESS)) return undefined;
+    if (STRICTNESS[enforce as PodSecurityLevel] <= STRICTNESS[needed]) return undefined;
+    return (
+        `cluster.namespace: namespace "${ns}" already exists in this cluster with ${key}=${enforce}, which refuses the ` +
+        `buildkitd pods (their spec needs "${needed}"). Label it for them ` +
+        `(kubectl label --overwrite namespace ${ns} ${key}=${needed}), or set cluster.namespace to a namespace of their own.`
+    );
+}

@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { jobSpec } from "../../components/builds/job-spec";
-import { podSecurityLevel, podSecurityViolations } from "../../components/cluster/pod-security";
-import { diffRuns, isSecretValue, type RecordedWithDeps, runPlatform } from "../../scripts/evaluate";
+import { admittingLabels, clusterReads, readNamespaceLabels } from "../../components/cluster/cluster-reads";
+import { namespaceRefusal, podSecurityLevel, podSecurityViolations } from "../../components/cluster/pod-security";
+import { makePki, startKubeApi } from "../fixtures/kube-api";
+import { diffRuns, fakeNamespaces, isSecretValue, namespacesRead, type RecordedWithDeps, runPlatform } from "../../scripts/evaluate";
 
 const restrictedPod = {
     securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
@@ -118,6 +120,73 @@ describe("the daemon's namespace admits its pods; build Jobs are restricted", ()
         } as unknown as Parameters<typeof jobSpec>[0]);
         const pod = (spec.template as { spec: object }).spec;
         assert.deepEqual(podSecurityViolations(pod, "restricted"), []);
+    });
+});
+
+describe("a brought-along cluster whose namespace would refuse the daemon", () => {
+    const enforce = (level: string) => ({ "pod-security.kubernetes.io/enforce": level });
+
+    it("an existing namespace stricter than the pods need is refused, naming the key and the label; equal, looser or unlabelled is fine", () => {
+        assert.equal(
+            namespaceRefusal("buildkit", enforce("baseline"), "privileged"),
+            'cluster.namespace: namespace "buildkit" already exists in this cluster with pod-security.kubernetes.io/enforce=baseline, ' +
+                'which refuses the buildkitd pods (their spec needs "privileged"). Label it for them ' +
+                "(kubectl label --overwrite namespace buildkit pod-security.kubernetes.io/enforce=privileged), or set cluster.namespace to a namespace of their own.",
+        );
+        assert.match(String(namespaceRefusal("b", enforce("restricted"), "baseline")), /enforce=restricted, which refuses/);
+        for (const labels of [enforce("privileged"), {}, { "pod-security.kubernetes.io/warn": "restricted" }] as Record<string, string>[]) {
+            assert.equal(namespaceRefusal("b", labels, "privileged"), undefined, JSON.stringify(labels));
+        }
+        assert.equal(namespaceRefusal("b", enforce("baseline"), "restricted"), undefined);
+    });
+
+    it("a brought-along cluster's namespace is checked before the Namespace is registered (an installed cluster's is not)", async () => {
+        fakeNamespaces.set("buildkit", enforce("privileged"));
+        namespacesRead.length = 0;
+        try {
+            const { recorded } = await runPlatform({ ...byo, cluster: { namespace: "buildkit" } }, ["kubeconfig"], true);
+            assert.deepEqual(namespacesRead, ["buildkit"]);
+            assert.deepEqual(
+                (find(recorded, "kubernetes:core/v1:Namespace", "buildkitd-namespace").inputs as { metadata: { labels: object } }).metadata
+                    .labels,
+                {
+                    ...enforce("privileged"),
+                    "pod-security.kubernetes.io/warn": "privileged",
+                    "pod-security.kubernetes.io/audit": "privileged",
+                },
+            );
+            namespacesRead.length = 0;
+            await runPlatform({ sshPrivateKey: "k", hosts: [{ name: "s1", address: "10.0.0.5" }] }, ["sshPrivateKey"], true);
+            assert.deepEqual(namespacesRead, [], "the namespace of a cluster this program installed is its own");
+        } finally {
+            fakeNamespaces.clear();
+        }
+    });
+
+    it("against the cluster's API (fixture, HTTPS with the kubeconfig's client certificate): a refusing namespace throws the message, an admitting or missing one gives the labels", async () => {
+        const pki = makePki();
+        const api = await startKubeApi(pki);
+        clusterReads.namespaceLabels = readNamespaceLabels; // the real reader (evaluations above installed a fake)
+        try {
+            api.namespaces.set("strict", enforce("baseline"));
+            api.namespaces.set("open", enforce("privileged"));
+            await assert.rejects(
+                admittingLabels(api.kubeconfig(), "strict", "privileged"),
+                /^Error: cluster\.namespace: namespace "strict" already exists in this cluster with pod-security\.kubernetes\.io\/enforce=baseline/,
+            );
+            assert.equal(
+                (await admittingLabels(api.kubeconfig(), "open", "privileged"))["pod-security.kubernetes.io/enforce"],
+                "privileged",
+            );
+            assert.equal(
+                (await admittingLabels(api.kubeconfig(), "new", "privileged"))["pod-security.kubernetes.io/enforce"],
+                "privileged",
+            );
+            assert.deepEqual(await clusterReads.namespaceLabels(api.kubeconfig(), "strict"), enforce("baseline"));
+            assert.equal(await clusterReads.namespaceLabels(api.kubeconfig(), "new"), undefined);
+        } finally {
+            await api.close();
+        }
     });
 });
 
