@@ -26,3 +26,5 @@ export const buildkitClientTls = platform.cluster?.clientTls;
 export const builds = platform.builds;
 /** HA stacks: the etcd snapshot taken on the first server before the last k3s version change (docs/runbooks.md). */
 export const etcdSnapshot = platform.etcdSnapshot;
+/** `docker buildx` builders for the in-cluster daemon and each host's, as shell lines (README: "buildx"). */
+export const buildx = platform.buildx;

@@ -11,6 +11,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { clusterBuildx, hostBuildx } from "./builds/buildx";
 import { HostImageBuild } from "./builds/host-image-build";
 import type { ClientTls } from "./cluster/buildkit-daemon";
 import { moved } from "./aliases";
@@ -26,6 +27,7 @@ import { Host } from "./host/host";
 import { K3sNode } from "./host/k3s";
 import { Nerdctl } from "./host/nerdctl";
 import { hostScript } from "./host/scripts";
+import { stackProxy } from "./render/proxy";
 
 /** What a host ended up with; the stack output `hosts` maps host names to this. */
 export interface HostOutputs {
@@ -77,6 +79,8 @@ export interface PlatformOutputs {
      * last k3s version change (`pre-<version>-…`, in `<dataDir>/server/db/snapshots`); "" when none was needed.
      */
     readonly etcdSnapshot?: pulumi.Output<string>;
+    /** `docker buildx` builders for the daemons, as shell lines (seed 003 §5): the in-cluster one and one per host. */
+    readonly buildx: { readonly cluster?: string; readonly hosts: Record<string, string> };
 }
 
 /** A Kubernetes provider is made only for something to deploy: the daemon (and its builds) or deployments. */
@@ -94,6 +98,7 @@ export class Platform extends pulumi.ComponentResource implements PlatformOutput
     public readonly kubeconfig?: pulumi.Output<string>;
     public readonly cluster?: ClusterOutputs;
     public readonly etcdSnapshot?: pulumi.Output<string>;
+    public readonly buildx: PlatformOutputs["buildx"];
 
     constructor(name: string, stack: StackConfig, opts: pulumi.ComponentResourceOptions = {}) {
         super("k3s-buildkit:index:Platform", name, {}, opts);
@@ -103,6 +108,7 @@ export class Platform extends pulumi.ComponentResource implements PlatformOutput
         if (outputs.kubeconfig !== undefined) this.kubeconfig = outputs.kubeconfig;
         if (outputs.cluster !== undefined) this.cluster = outputs.cluster;
         if (outputs.etcdSnapshot !== undefined) this.etcdSnapshot = outputs.etcdSnapshot;
+        this.buildx = outputs.buildx;
         this.registerOutputs({ hosts: this.hosts, builds: this.builds });
     }
 }
@@ -110,6 +116,10 @@ export class Platform extends pulumi.ComponentResource implements PlatformOutput
 /** The Platform's children, parented to it (see {@link Platform}). */
 function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs {
     const { settings, secrets } = stack;
+    const buildx = {
+        ...(settings.cluster.enabled ? { cluster: clusterBuildx(pulumi.getStack(), settings.cluster.namespace) } : {}),
+        hosts: Object.fromEntries(settings.hosts.map((h) => [h.name, hostBuildx(pulumi.getStack(), h.name, h.connection)])),
+    };
     const clusterOf = (
         kubeconfig: pulumi.Input<string>,
         hostStateDir: string,
@@ -131,9 +141,9 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
     if (settings.hosts.length === 0) {
         // Bring-your-own cluster: config validation guarantees a kubeconfig here.
         const byo = secrets.kubeconfig;
-        if (byo === undefined || !needsCluster(settings)) return { hosts: {}, builds: {} };
+        if (byo === undefined || !needsCluster(settings)) return { hosts: {}, builds: {}, buildx };
         const cluster = clusterOf(byo, "/var/lib/k3s-buildkit/buildkitd", {});
-        return { hosts: {}, builds: cluster.builds, ...(cluster.outputs === undefined ? {} : { cluster: cluster.outputs }) };
+        return { hosts: {}, builds: cluster.builds, buildx, ...(cluster.outputs === undefined ? {} : { cluster: cluster.outputs }) };
     }
 
     const token = new random.RandomPassword(
@@ -172,6 +182,7 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
               )
             : undefined;
     const before = [guard, ...(snapshot === undefined ? [] : [snapshot])];
+    const proxy = stackProxy(settings);
     const waves = rolloutWaves(settings.hosts, settings.k3s.upgrade.agentConcurrency);
     const drain = settings.k3s.upgrade.drain && settings.hosts.length > 1;
 
@@ -198,6 +209,8 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
                     restartAfter,
                     drain,
                     exportKubeconfig: isFirst,
+                    hostConfig: h.k3sConfig,
+                    proxyEnv: proxy.k3s,
                 },
                 moved(hosts[i], "k3s-buildkit:host:K3sNode", h.name),
             );
@@ -220,6 +233,7 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
                     k3sUnit: h.role === "server" ? "k3s.service" : "k3s-agent.service",
                     expectedSha256: expected,
                     after: [nodes[i].ready],
+                    proxyEnv: proxy.buildkit,
                 },
                 moved(hosts[i], "k3s-buildkit:host:BuildkitHost", h.name),
             ),
@@ -238,6 +252,7 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
                           registries: settings.registries,
                           k3sDataDir: settings.k3s.dataDir,
                           after: [nodes[i].ready],
+                          proxyEnv: proxy.download,
                       },
                       moved(hosts[i], "k3s-buildkit:host:Nerdctl", h.name),
                   ),
@@ -281,6 +296,7 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
 
     return {
         builds,
+        buildx,
         hosts: Object.fromEntries(
             settings.hosts.map((h, i) => [
                 h.name,

@@ -78,7 +78,7 @@ function decodeDelete(line: string): string | undefined {
 /** Every artifact of a stack, as relative path → content. */
 export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "amd64"): Promise<Map<string, string>> {
     const { values, secretKeys } = readStackConfig(stackPath);
-    const { recorded } = await runPlatform(values, secretKeys, false, arch);
+    const { recorded, platform } = await runPlatform(values, secretKeys, false, arch);
     const hosts = ((values.hosts as { name: string }[] | undefined) ?? []).map((h) => h.name);
     const hostOf = (name: string) => hosts.find((h) => name === h || name.startsWith(`${h}-`));
     const hostBuilds = (values.hostBuilds as { name: string; host?: string }[] | undefined) ?? [];
@@ -170,6 +170,13 @@ export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "
             );
         }
         files.set("builds/hygiene.sh", `${lines.join("\n")}\n`);
+    }
+    const buildx = [platform.buildx.cluster, ...Object.values(platform.buildx.hosts)].filter((x) => x !== undefined);
+    if (buildx.length > 0) {
+        files.set(
+            "buildx.sh",
+            `#!/usr/bin/env bash\n# docker buildx builders for this stack's daemons (also the stack output buildx).\n${buildx.join("\n")}`,
+        );
     }
     for (const [host, l] of listing) files.set(`hosts/${host}/files.txt`, `${l.join("\n")}\n`);
     files.set(

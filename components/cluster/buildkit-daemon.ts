@@ -41,6 +41,8 @@ export interface BuildkitDaemonArgs {
      * program installed (their namespace is its own).
      */
     readonly existingCluster?: pulumi.Input<string>;
+    /** Proxy variables for buildkitd (stack proxy). @default {} */
+    readonly proxyEnv?: Readonly<Record<string, string>>;
 }
 
 /** PEM bundle a client needs for `buildctl --addr tcp://…` (secret). */
@@ -85,7 +87,7 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
 
         const tag = cluster.mode === "rootless" ? `${args.buildkit.version}-rootless` : args.buildkit.version;
         this.image = `${cluster.imageRepository}:${tag}`;
-        const data = configMapData(cluster.mode, args.buildkit, args.registries);
+        const data = configMapData(cluster.mode, args.buildkit, args.registries, cluster.extraConfig);
         const configHash = createHash("sha256").update(JSON.stringify(data)).digest("hex");
         const specInputs = {
             mode: cluster.mode,
@@ -97,6 +99,7 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
             tlsSecretName: `${DAEMON_NAME}-server-tls`,
             configHash,
             hostStatePath: args.hostStateDir,
+            proxyEnv: args.proxyEnv ?? {},
         };
         // Pod Security admission: the namespace admits the level the daemon's pods need (build Jobs, which
         // run there too, meet "restricted"); computed from the pod spec itself, so the two cannot drift.

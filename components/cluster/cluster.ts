@@ -10,6 +10,7 @@ import { moved } from "../aliases";
 import { ImageBuild } from "../builds/image-build";
 import type { StackConfig } from "../config";
 import type { BuildOutputs, ClusterOutputs } from "../platform";
+import { stackProxy } from "../render/proxy";
 import { BuildkitDaemon } from "./buildkit-daemon";
 import { deploymentSpec, workloadLabels } from "./deployment-spec";
 
@@ -62,6 +63,7 @@ export class Cluster extends pulumi.ComponentResource {
                     registryPasswords: secrets.registryPasswords,
                     hostStateDir: args.hostStateDir,
                     ...(args.broughtAlong === true ? { existingCluster: args.kubeconfig } : {}),
+                    proxyEnv: stackProxy(settings).buildkit,
                 },
                 moved(this, "k3s-buildkit:cluster:BuildkitDaemon", "buildkitd"),
             );

@@ -34,8 +34,11 @@ export function configMapData(
     mode: Mode,
     buildkit: ResolvedConfig["buildkit"],
     registries: ResolvedConfig["registries"],
+    /** cluster.extraConfig: the escape hatch, deep-merged. */
+    extra: Readonly<Record<string, unknown>> = {},
 ): Record<string, string> {
     const toml = renderBuildkitdToml({
+        extra,
         root: modePaths(mode).root,
         debug: buildkit.debug,
         worker: { kind: "oci", platforms: buildkit.platforms, gc: buildkit.gc },
@@ -66,6 +69,8 @@ export interface StatefulSetInputs {
     readonly tlsHash: string;
     /** hostPath for state when no storageClass is set. */
     readonly hostStatePath: string;
+    /** Proxy variables for buildkitd (stack proxy; NO_PROXY covers the cluster). @default {} */
+    readonly proxyEnv?: Readonly<Record<string, string>>;
 }
 
 const probe: k8s.types.input.core.v1.Probe = {
@@ -111,7 +116,10 @@ export function statefulSetSpec(i: StatefulSetInputs): k8s.types.input.apps.v1.S
                   appArmorProfile: { type: "Unconfined" },
               }
             : { privileged: true },
-        env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+        env: [
+            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+            ...Object.entries(i.proxyEnv ?? {}).map(([name, value]) => ({ name, value })),
+        ],
         volumeMounts: [
             { name: "state", mountPath: root, ...(pvc ? {} : { subPathExpr: "$(POD_NAME)" }) },
             { name: "config", mountPath: CONFIG_DIR, readOnly: true },

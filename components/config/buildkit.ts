@@ -1,6 +1,6 @@
 /** Stack config: BuildKit and nerdctl on every host. */
 import { absolutePath, DEFAULT_VERSIONS, HTTP_URL, PLATFORM, SHA256, version } from "./fields";
-import { arr, bool, map, obj, optional, str } from "./schema";
+import { arr, bool, json, map, obj, optional, str } from "./schema";
 
 export const buildkit = obj(
     {
@@ -58,6 +58,11 @@ export const buildkit = obj(
             { description: "BuildKit GC (v0.17+ keys).", default: {} },
         ),
         debug: bool({ description: "buildkitd debug logging.", default: false }),
+        extraConfig: json({
+            description:
+                "Any buildkitd.toml keys for the host daemons, as a YAML map deep-merged over the rendered file (`grpc: { debugAddress: … }`, `history: { maxAge: … }`, `worker: { containerd: { gcpolicy: [ … ] } }`, `dns: …`). Keys the program manages are refused.",
+            default: {},
+        }),
     },
     { description: "BuildKit on every host, using k3s's containerd as its worker.", default: {} },
 );

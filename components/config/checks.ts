@@ -1,6 +1,8 @@
 /** Config rules that span several keys (hosts, connections, registries, builds). Pure. */
 import type { ParsedConfig } from "./stack";
-import type { ConfigIssue } from "./schema";
+import { buildkitdExtraProblems } from "../render/buildkitd-toml";
+import { k3sKeyProblem } from "../render/k3s-yaml";
+import { type ConfigIssue, joinPath } from "./schema";
 
 /** Rules that span several keys. */
 export function crossCheck(c: ParsedConfig): ConfigIssue[] {
@@ -74,6 +76,44 @@ export function crossCheck(c: ParsedConfig): ConfigIssue[] {
                     ? "the tunnel goes through the first host over SSH, and this stack has no hosts (bring your own cluster: make its API reachable, or run Pulumi where it is)"
                     : "the first host is this machine (connection: local): its API is reachable without a tunnel; remove apiTunnel.enabled",
         });
+    }
+    // config.yaml escape hatches: any k3s key but the ones the program manages.
+    const k3sHatches: [string, Readonly<Record<string, unknown>> | undefined][] = [
+        ["k3s.extraConfig", c.k3s.extraConfig],
+        ["k3s.serverConfig", c.k3s.serverConfig],
+        ["k3s.agentConfig", c.k3s.agentConfig],
+        ...c.hosts.map((h, i): [string, Readonly<Record<string, unknown>> | undefined] => [`hosts[${i}].k3sConfig`, h.k3sConfig]),
+    ];
+    for (const [path, hatch] of k3sHatches) {
+        for (const key of Object.keys(hatch ?? {})) {
+            const problem = k3sKeyProblem(key);
+            if (problem !== undefined) issues.push({ path: joinPath(path, key), message: problem });
+        }
+    }
+    // buildkitd.toml escape hatches.
+    for (const [path, extra, daemon] of [
+        ["buildkit.extraConfig", c.buildkit.extraConfig, "host"],
+        ["cluster.extraConfig", c.cluster.extraConfig, "cluster"],
+    ] as const) {
+        for (const [key, message] of buildkitdExtraProblems(extra, daemon)) issues.push({ path: `${path}.${key}`, message });
+    }
+    // Multi-platform builds: only platforms the daemon lists (foreign ones run under its bundled QEMU).
+    if (c.buildkit.platforms.length > 0) {
+        for (const [kind, list] of [
+            ["builds", c.builds],
+            ["hostBuilds", c.hostBuilds],
+        ] as const) {
+            list.forEach((b, i) =>
+                b.platforms.forEach((p, j) => {
+                    if (!c.buildkit.platforms.includes(p)) {
+                        issues.push({
+                            path: `${kind}[${i}].platforms[${j}]`,
+                            message: `build ${JSON.stringify(b.name)} asks for ${p}, which the daemons do not list (buildkit.platforms: ${c.buildkit.platforms.join(", ")}); add it there (a foreign platform runs under BuildKit's bundled QEMU, slowly) or drop it from the build`,
+                        });
+                    }
+                }),
+            );
+        }
     }
     if (c.kubeconfig === undefined && c.hosts.length === 0) {
         issues.push({

@@ -59,6 +59,11 @@ export const cluster = obj(
             { description: "Tolerations of the daemon's pods.", default: [] },
         ),
         affinity: optional(json({ description: "Kubernetes affinity of the daemon's pods, as in a pod spec." })),
+        extraConfig: json({
+            description:
+                "Any buildkitd.toml keys for the in-cluster daemon, deep-merged over the rendered file (as buildkit.extraConfig); its listener ([grpc]), root and workers are managed.",
+            default: {},
+        }),
         apiTunnel: obj(
             {
                 enabled: optional(

@@ -1,6 +1,6 @@
 /** Stack config: the hosts (machines) and how to reach them. */
 import { HOST_KEY, HOST_NAME, hostOrIp, UNIX_USER } from "./fields";
-import { bool, int, obj, optional, str } from "./schema";
+import { bool, int, json, obj, optional, str } from "./schema";
 
 export const bastion = obj(
     {
@@ -43,6 +43,12 @@ export const host = obj(
             hostOrIp(
                 "Address other nodes and the kubeconfig use to reach this server's API (default: address; 127.0.0.1 for a local host).",
             ),
+        ),
+        k3sConfig: optional(
+            json({
+                description:
+                    "k3s config.yaml keys for this host only (labels, taints: `node-label`, `node-taint`), merged last over k3s.extraConfig and serverConfig/agentConfig.",
+            }),
         ),
     },
     { description: "A machine to manage." },

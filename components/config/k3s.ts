@@ -1,6 +1,6 @@
 /** Stack config: k3s on every host. */
 import { absolutePath, DEFAULT_VERSIONS, hostOrIp, HTTP_URL, SHA256, version } from "./fields";
-import { arr, bool, int, map, obj, optional, str } from "./schema";
+import { arr, bool, int, json, map, obj, optional, str } from "./schema";
 
 export const k3s = obj(
     {
@@ -95,6 +95,13 @@ export const k3s = obj(
                 default: {},
             },
         ),
+        extraConfig: json({
+            description:
+                "Any k3s config.yaml keys for every node (as in k3s's docs: `node-label`, `kube-apiserver-arg`, `secrets-encryption`, …), merged over the program's: a list appends to the program's list (`disable`), anything else replaces. Keys the program manages are refused (the message says what to set).",
+            default: {},
+        }),
+        serverConfig: json({ description: "Like extraConfig, for servers only (after extraConfig).", default: {} }),
+        agentConfig: json({ description: "Like extraConfig, for agents only (after extraConfig).", default: {} }),
         tlsSans: arr(hostOrIp("A name or address."), {
             description: "Extra names and addresses for the API server certificate (the server's address is always added).",
             default: [],

@@ -10,6 +10,7 @@ import { cluster } from "./cluster";
 import { REGISTRY_HOST, SECRET_ID, UNIX_USER } from "./fields";
 import { host } from "./hosts";
 import { k3s } from "./k3s";
+import { proxy } from "./proxy";
 import { registry } from "./registries";
 import { arr, type ConfigIssue, formatIssue, type Infer, int, map, obj, optional, parseField, str, unknownKeyMessage } from "./schema";
 
@@ -64,6 +65,7 @@ export const stackSchema = obj(
             }),
         ),
         deployments: arr(deployment, { description: "Deployments that run built images by digest.", default: [] }),
+        proxy,
     },
     { description: "Stack config." },
 );
@@ -171,6 +173,8 @@ export interface ResolvedHost {
     readonly connection: ConnectionConfig;
     /** Servers: the address joining nodes and the kubeconfig use. */
     readonly apiAddress: string;
+    /** This host's config.yaml escape hatch (hosts[].k3sConfig); {} when unset. */
+    readonly k3sConfig: Readonly<Record<string, unknown>>;
 }
 
 /** Validated config with host defaults resolved. Secret values are still plain strings here. */
@@ -186,6 +190,7 @@ function resolve(c: ParsedConfig, local: LocalFacts): ResolvedConfig {
                 role: h.role,
                 connection: { kind: "local", sudo: h.sudo ?? !local.runningAsRoot },
                 apiAddress: h.apiAddress ?? "127.0.0.1",
+                k3sConfig: h.k3sConfig ?? {},
             };
         }
         const user = h.user ?? c.sshUser;
@@ -193,6 +198,7 @@ function resolve(c: ParsedConfig, local: LocalFacts): ResolvedConfig {
             name: h.name,
             role: h.role,
             apiAddress: h.apiAddress ?? h.address ?? "",
+            k3sConfig: h.k3sConfig ?? {},
             connection: {
                 kind: "ssh",
                 host: h.address ?? "",

@@ -8,7 +8,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedConfig } from "../config";
 import { K3S_CONTAINERD_SOCKET, renderBuildkitdToml, type BuildkitdModel } from "../render/buildkitd-toml";
-import { BUILDKIT_CONFIG_PATH, BUILDKIT_SOCKET_PATH, buildkitServiceUnit, buildkitSocketUnit, renderUnit } from "../render/systemd-unit";
+import { renderEnvFile } from "../render/proxy";
+import {
+    BUILDKIT_CONFIG_PATH,
+    BUILDKIT_ENV_PATH,
+    BUILDKIT_SOCKET_PATH,
+    buildkitServiceUnit,
+    buildkitSocketUnit,
+    renderUnit,
+} from "../render/systemd-unit";
 import { hostCommand } from "./command";
 import type { Host } from "./host";
 import { HostFile } from "./host-file";
@@ -24,6 +32,7 @@ export const BUILDKIT_ADDRESS = `unix://${BUILDKIT_SOCKET_PATH}`;
 /** The buildkitd.toml model for a host, from stack config. Pure. */
 export function hostBuildkitdModel(buildkit: ResolvedConfig["buildkit"], registries: ResolvedConfig["registries"]): BuildkitdModel {
     return {
+        extra: buildkit.extraConfig,
         root: buildkit.root,
         debug: buildkit.debug,
         worker: {
@@ -52,6 +61,8 @@ export interface BuildkitHostArgs {
     readonly expectedSha256: pulumi.Input<string>;
     /** Resources BuildKit waits for (k3s Ready). */
     readonly after: pulumi.Resource[];
+    /** Proxy variables for the download and the daemon (stack proxy); none without one. @default {} */
+    readonly proxyEnv?: Readonly<Record<string, string>>;
 }
 
 export class BuildkitHost extends pulumi.ComponentResource {
@@ -69,6 +80,8 @@ export class BuildkitHost extends pulumi.ComponentResource {
         this.version = settings.version;
         this.address = BUILDKIT_ADDRESS;
         const child = { parent: this, dependsOn: [host.ready, ...args.after] };
+        const proxyEnv = args.proxyEnv ?? {};
+        const withProxy = Object.keys(proxyEnv).length > 0;
 
         const install = hostCommand(
             `${name}-buildkit-install`,
@@ -80,6 +93,7 @@ export class BuildkitHost extends pulumi.ComponentResource {
                         BUILDKIT_BASE_URL: settings.downloadBaseUrl,
                         ARCH: arch,
                         BUILDKIT_SHA256: expected,
+                        ...proxyEnv,
                     }),
                 ),
                 delete: hostScript("buildkit-uninstall"),
@@ -90,7 +104,8 @@ export class BuildkitHost extends pulumi.ComponentResource {
 
         const toml = renderBuildkitdToml(hostBuildkitdModel(settings, args.registries));
         const socketUnit = renderUnit(buildkitSocketUnit("root"));
-        const serviceUnit = renderUnit(buildkitServiceUnit(args.k3sUnit));
+        const serviceUnit = renderUnit(buildkitServiceUnit(args.k3sUnit, withProxy));
+        const envFile = renderEnvFile(proxyEnv);
         const caFiles = Object.entries(args.registries)
             .filter(([, r]) => r.ca !== undefined)
             .map(([registry, r]) => ({ registry, path: buildkitCaPath(registry), content: r.ca ?? "" }));
@@ -109,13 +124,28 @@ export class BuildkitHost extends pulumi.ComponentResource {
             ...caFiles.map(
                 (f) => new HostFile(`${name}-buildkit-ca-${f.registry}`, { connection: conn, path: f.path, content: f.content }, child),
             ),
+            ...(withProxy
+                ? [
+                      new HostFile(
+                          `${name}-buildkit-env`,
+                          { connection: conn, path: BUILDKIT_ENV_PATH, content: envFile, mode: "0600" },
+                          child,
+                      ),
+                  ]
+                : []),
         ];
         const socket = new SystemdService(
             `${name}-buildkit-socket`,
             { connection: conn, unit: "buildkit.socket", restartTriggers: [sha256Hex(socketUnit)] },
             { parent: this, dependsOn: [install, ...files] },
         );
-        const triggers = [sha256Hex(toml), sha256Hex(serviceUnit), ...caFiles.map((f) => sha256Hex(f.content)), settings.version];
+        const triggers = [
+            sha256Hex(toml),
+            sha256Hex(serviceUnit),
+            ...caFiles.map((f) => sha256Hex(f.content)),
+            settings.version,
+            ...(withProxy ? [sha256Hex(envFile)] : []),
+        ];
         const service = new SystemdService(
             `${name}-buildkit`,
             { connection: conn, unit: "buildkit.service", restartTriggers: triggers },

@@ -64,6 +64,13 @@ export interface K3sNodeArgs {
     readonly removeVia?: HostConnection;
     /** Read the admin kubeconfig off this server. @default false */
     readonly exportKubeconfig?: boolean;
+    /** This host's own config.yaml keys (hosts[].k3sConfig), merged last. @default {} */
+    readonly hostConfig?: Readonly<Record<string, unknown>>;
+    /**
+     * Proxy variables (stack proxy): the download uses them, and the installer writes the HTTP_PROXY,
+     * HTTPS_PROXY, NO_PROXY and CONTAINERD_* ones into k3s's .env. @default {}
+     */
+    readonly proxyEnv?: Readonly<Record<string, string>>;
 }
 
 /** The registries.yaml model for stack registries; passwords filled in from the secret map. */
@@ -126,13 +133,15 @@ export class K3sNode extends pulumi.ComponentResource {
             disableCloudController: k3s.disableCloudController,
             disableHelmController: k3s.disableHelmController,
         };
-        const configYaml = pulumi.secret(pulumi.output(args.token).apply((token) => renderK3sConfig({ ...configModel, token })));
+        // The escape hatches that apply to this node, in merge order.
+        const extras = [k3s.extraConfig, args.role === "server" ? k3s.serverConfig : k3s.agentConfig, args.hostConfig ?? {}];
+        const configYaml = pulumi.secret(pulumi.output(args.token).apply((token) => renderK3sConfig({ ...configModel, token }, extras)));
         const registriesYaml = pulumi.secret(
             pulumi.output(args.registryPasswords).apply((pw) => renderK3sRegistries(k3sRegistryModels(args.registries, pw))),
         );
         // What previews and render show: the same files with the token and passwords masked.
         const masked = Object.fromEntries(Object.keys(args.registries).map((r) => [r, MASKED]));
-        const configPreview = renderK3sConfig({ ...configModel, token: MASKED });
+        const configPreview = renderK3sConfig({ ...configModel, token: MASKED }, extras);
         const registriesPreview = renderK3sRegistries(k3sRegistryModels(args.registries, masked));
         const files = [
             new HostFile(
@@ -194,6 +203,7 @@ export class K3sNode extends pulumi.ComponentResource {
                         K3S_BINARY_SHA256: k3s.sha256[arch] ?? "",
                         K3S_AIRGAP_IMAGES_URL: k3s.airgap.imagesUrl ?? "",
                         K3S_AIRGAP_IMAGES_PATH: imagesPathOnHost,
+                        ...(args.proxyEnv ?? {}),
                     }),
                 ),
                 delete: hostScript("k3s-uninstall", { K3S_ROLE: args.role, K3S_DATA_DIR: k3s.dataDir }),

@@ -23,6 +23,8 @@ export interface NerdctlArgs {
     readonly k3sDataDir: string;
     /** Resources nerdctl waits for (k3s Ready). */
     readonly after: pulumi.Resource[];
+    /** Proxy variables for the download (stack proxy). @default {} */
+    readonly proxyEnv?: Readonly<Record<string, string>>;
 }
 
 export class Nerdctl extends pulumi.ComponentResource {
@@ -44,6 +46,7 @@ export class Nerdctl extends pulumi.ComponentResource {
                         NERDCTL_VERSION: settings.version,
                         NERDCTL_BASE_URL: settings.downloadBaseUrl,
                         ARCH: arch,
+                        ...(args.proxyEnv ?? {}),
                     }),
                 ),
                 delete: hostScript("nerdctl-uninstall"),

@@ -44,6 +44,66 @@ export interface BuildkitdModel {
         | { readonly kind: "oci"; readonly platforms: readonly string[]; readonly gc: GcModel };
     /** By registry host (e.g. `docker.io`, `10.0.0.9:5000`). */
     readonly registries: Readonly<Record<string, RegistryModel>>;
+    /** An escape hatch: any buildkitd.toml keys, deep-merged over the rendered ones (see {@link deepMerge}). */
+    readonly extra?: Readonly<Record<string, unknown>>;
+}
+
+/** buildkitd.toml keys the program sets for each daemon, and why they may not come from an escape hatch. */
+export const BUILDKITD_MANAGED_KEYS: Readonly<Record<"host" | "cluster", Readonly<Record<string, string>>>> = {
+    host: {
+        root: "use buildkit.root",
+        "grpc.address": "the host daemon listens on the socket systemd hands it (buildkit.socket)",
+        "worker.containerd.address": "the worker is k3s's containerd",
+        "worker.containerd.namespace": "use buildkit.containerdNamespace",
+        "worker.containerd.enabled": "the host daemon's worker is k3s's containerd",
+        "worker.oci.enabled": "the host daemon's worker is k3s's containerd",
+    },
+    cluster: {
+        root: "set by cluster.mode",
+        grpc: "the in-cluster daemon listens on tcp://0.0.0.0:1234 with the program's mutual TLS",
+        "worker.oci.enabled": "the in-cluster daemon's worker is OCI",
+        "worker.containerd": "the in-cluster daemon has no containerd",
+    },
+};
+
+/**
+ * Problems with a buildkitd.toml escape hatch for `daemon`, as [dotted key, message]: a managed key (or
+ * a table holding one), or a value TOML cannot hold (null).
+ */
+export function buildkitdExtraProblems(extra: Readonly<Record<string, unknown>>, daemon: "host" | "cluster"): [string, string][] {
+    const managed = BUILDKITD_MANAGED_KEYS[daemon];
+    const out: [string, string][] = [];
+    const walk = (v: unknown, path: string[]): void => {
+        const key = path.join(".");
+        const why = managed[key];
+        if (why !== undefined) {
+            out.push([key, `"${key}" is managed by the program: ${why}`]);
+            return;
+        }
+        if (v === null) {
+            out.push([key, "TOML has no null: remove the key, or give it a value"]);
+            return;
+        }
+        if (Array.isArray(v))
+            v.forEach((x, i) => (typeof x === "object" ? walk(x, [...path.slice(0, -1), `${path[path.length - 1]}[${i}]`]) : undefined));
+        else if (typeof v === "object") {
+            // A whole table that holds a managed key (e.g. [grpc] with address) is refused at that key.
+            for (const [k, x] of Object.entries(v as object)) walk(x, [...path, k]);
+        }
+    };
+    for (const [k, v] of Object.entries(extra)) walk(v, [k]);
+    return out;
+}
+
+/** Deep merge: tables merge key by key; anything else (values, arrays, arrays of tables) in `over` replaces. */
+export function deepMerge(base: Readonly<Record<string, unknown>>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...base };
+    const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+    for (const [k, v] of Object.entries(over)) {
+        const prev = out[k];
+        out[k] = isTable(prev) && isTable(v) ? deepMerge(prev, v) : v;
+    }
+    return out;
 }
 
 /** Renders the model. Keys in a fixed order, registries sorted by host; only set keys are written. */
@@ -74,5 +134,5 @@ export function renderBuildkitdToml(m: BuildkitdModel): string {
     }
     const doc: Record<string, unknown> = { debug: m.debug, root: m.root, worker: workers };
     if (Object.keys(registry).length > 0) doc.registry = registry;
-    return `${stringify(doc)}\n`;
+    return `${stringify(m.extra === undefined ? doc : deepMerge(doc, m.extra))}\n`;
 }

@@ -48,7 +48,11 @@ export function buildkitSocketUnit(group: string): UnitModel {
 }
 
 /** `buildkit.service`: buildkitd on k3s's containerd, socket-activated, ordered after k3s. */
-export function buildkitServiceUnit(k3sUnit: string): UnitModel {
+/** Where the host daemon's proxy variables live (0600: a proxy URL may carry a password). */
+export const BUILDKIT_ENV_PATH = "/etc/buildkit/buildkit.env";
+
+/** buildkit.service; `environmentFile`: read its variables (the proxy) from {@link BUILDKIT_ENV_PATH}. */
+export function buildkitServiceUnit(k3sUnit: string, environmentFile = false): UnitModel {
     return [
         [
             "Unit",
@@ -63,6 +67,7 @@ export function buildkitServiceUnit(k3sUnit: string): UnitModel {
         [
             "Service",
             [
+                ...(environmentFile ? [["EnvironmentFile", BUILDKIT_ENV_PATH] as [string, string]] : []),
                 ["ExecStart", `/usr/local/bin/buildkitd --addr fd:// --config ${BUILDKIT_CONFIG_PATH}`],
                 // buildkitd exits 1 after a clean stop on SIGTERM ("got 1 SIGTERM/SIGINTs, forcing shutdown"):
                 // that exit is a success, so stops and restarts do not leave the unit failed. Any exit

@@ -122,6 +122,7 @@ function baseA(): Record<string, unknown> {
             "spare.example.com": { mirrors: ["m2.example.com"] },
         },
         registryPasswords: { "registry.example.com": "pw" },
+        proxy: { http: "http://proxy.example.com:3128", https: "http://proxy.example.com:3128", noProxy: [".corp.example.com"] },
         cluster: {
             namespace: "buildkit",
             mode: "privileged",

@@ -5,6 +5,7 @@
 # Parameters: ROOT K3S_VERSION K3S_BINARY_BASE_URL K3S_BINARY_LAYOUT (github | china-mirror)
 #             K3S_INSTALL_SCRIPT_URL K3S_ROLE K3S_SERVER_URL ARCH
 #             K3S_DATA_DIR K3S_BINARY_SHA256 K3S_AIRGAP_IMAGES_URL K3S_AIRGAP_IMAGES_PATH
+#             and, with a proxy, HTTP_PROXY HTTPS_PROXY NO_PROXY (their lower-case and CONTAINERD_* forms)
 bin_dir="$ROOT/usr/local/bin"
 
 # k3s cannot change roles in place: the installer would add the other unit beside the first, and its
@@ -67,18 +68,25 @@ fi
 
 service=k3s
 [ "$K3S_ROLE" = agent ] && service=k3s-agent
+# With a proxy, the installer writes its variables into k3s's .env: they are forwarded to it, and a
+# change re-runs it (the new .env's checksum then restarts k3s, one node at a time).
+proxy_env=()
+for v in HTTP_PROXY HTTPS_PROXY NO_PROXY CONTAINERD_HTTP_PROXY CONTAINERD_HTTPS_PROXY CONTAINERD_NO_PROXY; do
+  if [ -n "${!v:-}" ]; then proxy_env+=("$v=${!v}"); fi
+done
 stamp="$K3S_VERSION $K3S_ROLE $K3S_SERVER_URL $K3S_DATA_DIR $expected"
+if [ "${#proxy_env[@]}" -gt 0 ]; then stamp="$stamp ${proxy_env[*]}"; fi
 if [ "$(read_state k3s.installed)" != "$stamp" ] || [ ! -f "$ROOT/etc/systemd/system/$service.service" ] || [ ! -x "$bin_dir/$service-uninstall.sh" ]; then
   download "$K3S_INSTALL_SCRIPT_URL" "$WORK/install.sh"
   # The installer copies every exported K3S_*, CONTAINERD_* and proxy variable into the unit's .env, and so
   # into k3s's environment (this script's own parameters included: mirror URLs, which may hold
-  # credentials). It runs with a clean environment: its own settings, and K3S_DATA_DIR, which k3s and the
-  # uninstall script read. config.yaml carries everything else (server, token, data-dir).
+  # credentials). It runs with a clean environment: its own settings, K3S_DATA_DIR, which k3s and the
+  # uninstall script read, and the proxy if there is one. config.yaml carries everything else.
   env -i PATH="$PATH" HOME="${HOME:-/root}" \
     INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_SKIP_ENABLE=true INSTALL_K3S_SKIP_START=true \
     INSTALL_K3S_VERSION="$K3S_VERSION" INSTALL_K3S_EXEC="$K3S_ROLE" \
     INSTALL_K3S_BIN_DIR="$bin_dir" INSTALL_K3S_SYSTEMD_DIR="$ROOT/etc/systemd/system" \
-    K3S_DATA_DIR="$K3S_DATA_DIR" \
+    K3S_DATA_DIR="$K3S_DATA_DIR" "${proxy_env[@]}" \
     sh "$WORK/install.sh" >&2
   # Every installer run disables the unit and rewrites it: enable it again at once, in this same step,
   # so an interrupted up never leaves a k3s that does not come back after a reboot. (The service step
