@@ -84,11 +84,12 @@ export function buildkitdExtraProblems(extra: Readonly<Record<string, unknown>>,
             out.push([key, "TOML has no null: remove the key, or give it a value"]);
             return;
         }
-        if (Array.isArray(v))
+        if (Array.isArray(v)) {
+            // An array of tables ([[worker.containerd.gcpolicy]]): each table's keys, as key[i].
             v.forEach((x, i) => (typeof x === "object" ? walk(x, [...path.slice(0, -1), `${path[path.length - 1]}[${i}]`]) : undefined));
-        else if (typeof v === "object") {
+        } else if (typeof v === "object") {
             // A whole table that holds a managed key (e.g. [grpc] with address) is refused at that key.
-            for (const [k, x] of Object.entries(v as object)) walk(x, [...path, k]);
+            for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
         }
     };
     for (const [k, v] of Object.entries(extra)) walk(v, [k]);
