@@ -30,7 +30,9 @@ describe("parseConfig: valid config and defaults", () => {
         const r = parseConfig(raw({ hosts: [{ name: "local", role: "server", connection: "local" }] }), { runningAsRoot: false });
         assert.deepEqual(r.issues, []);
         const c = r.config!;
-        assert.deepEqual(c.hosts, [{ name: "local", role: "server", connection: { kind: "local", sudo: true }, apiAddress: "127.0.0.1" }]);
+        assert.deepEqual(c.hosts, [
+            { name: "local", role: "server", connection: { kind: "local", sudo: true }, apiAddress: "127.0.0.1", k3sConfig: {} },
+        ]);
         assert.equal(c.sshUser, "root");
         assert.equal(c.sshPort, 22);
         assert.deepEqual(c.k3s, {
@@ -47,6 +49,9 @@ describe("parseConfig: valid config and defaults", () => {
             readyTimeoutSeconds: 300,
             sha256: {},
             upgrade: { drain: true, drainTimeoutSeconds: 300, agentConcurrency: 1 },
+            extraConfig: {},
+            serverConfig: {},
+            agentConfig: {},
             tlsSans: [],
         });
         assert.deepEqual(c.buildkit, {
@@ -58,6 +63,7 @@ describe("parseConfig: valid config and defaults", () => {
             platforms: [],
             gc: { enabled: true },
             debug: false,
+            extraConfig: {},
         });
         assert.deepEqual(c.nerdctl, {
             enabled: true,
@@ -75,6 +81,7 @@ describe("parseConfig: valid config and defaults", () => {
             nodeSelector: {},
             tolerations: [],
             apiTunnel: {},
+            extraConfig: {},
         });
         assert.deepEqual(c.registries, {});
         assert.deepEqual(c.builds, []);
@@ -114,6 +121,7 @@ describe("parseConfig: valid config and defaults", () => {
                 name: "s1",
                 role: "server",
                 apiAddress: "10.0.0.5",
+                k3sConfig: {},
                 connection: {
                     kind: "ssh",
                     host: "10.0.0.5",
@@ -129,6 +137,7 @@ describe("parseConfig: valid config and defaults", () => {
                 name: "a1",
                 role: "agent",
                 apiAddress: "10.0.0.6",
+                k3sConfig: {},
                 connection: {
                     kind: "ssh",
                     host: "10.0.0.6",
@@ -161,21 +170,21 @@ describe("parseConfig: every rule, exact messages", () => {
             "unknown top-level key with a suggestion",
             { ...base, hostz: [] },
             [
-                'hostz: unknown key; did you mean "hosts"? known keys: buildSecrets, buildkit, builds, cluster, deployments, hostBuilds, hosts, k3s, kubeconfig, nerdctl, registries, registryPasswords, sshPort, sshPrivateKey, sshPrivateKeyPassphrase, sshUser',
+                'hostz: unknown key; did you mean "hosts"? known keys: buildSecrets, buildkit, builds, cluster, deployments, hostBuilds, hosts, k3s, kubeconfig, nerdctl, proxy, registries, registryPasswords, sshPort, sshPrivateKey, sshPrivateKeyPassphrase, sshUser',
             ],
         ],
         [
             "unknown nested key",
             { ...base, hosts: [{ ...sshHost, adress: "x" }] },
             [
-                'hosts[0].adress: unknown key; did you mean "address"? known keys: address, apiAddress, bastion, connection, dialErrorLimit, dialTimeoutSeconds, hostKey, name, port, role, sudo, user',
+                'hosts[0].adress: unknown key; did you mean "address"? known keys: address, apiAddress, bastion, connection, dialErrorLimit, dialTimeoutSeconds, hostKey, k3sConfig, name, port, role, sudo, user',
             ],
         ],
         [
             "unknown key with no close match",
             { ...base, k3s: { zzzzzzzzzz: 1 } },
             [
-                "k3s.zzzzzzzzzz: unknown key; known keys: airgap, binaryBaseUrl, binaryLayout, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, installScriptUrl, readyTimeoutSeconds, sha256, tlsSans, upgrade, version",
+                "k3s.zzzzzzzzzz: unknown key; known keys: agentConfig, airgap, binaryBaseUrl, binaryLayout, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, extraConfig, installScriptUrl, readyTimeoutSeconds, serverConfig, sha256, tlsSans, upgrade, version",
             ],
         ],
         [

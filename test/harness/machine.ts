@@ -156,6 +156,8 @@ export interface Machine {
      * what lives in the machine's own mounts, like a unix socket under /run.
      */
     hostPath(path: string): string;
+    /** Powers the machine off and boots it again from the same disk (units come back as they are enabled). */
+    reboot(): Promise<void>;
     stop(): Promise<void>;
 }
 
@@ -218,28 +220,35 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     writeFileSync(join(root, "etc/hostname"), `${name}\n`);
     writeFileSync(join(root, "etc/hosts"), `127.0.0.1 localhost\n127.0.1.1 ${name}\n::1 localhost ip6-localhost ip6-loopback\n`);
     const log = join(dir, "console.log");
-    const child: ChildProcess = spawn(
-        "systemd-nspawn",
-        [
-            "-D",
-            root,
-            "--boot",
-            "--register=no",
-            "--keep-unit",
-            `--machine=${name}-${port}`,
-            "--console=pipe",
-            ...(options.bindRepo === true ? [`--bind-ro=${REPO_ROOT}:/repo`, `--bind-ro=${process.execPath}:/usr/local/bin/node`] : []),
-            ...(options.privateNetwork === undefined ? [] : [`--network-veth-extra=${options.privateNetwork.hostInterface}:eth0`]),
-        ],
-        { stdio: ["ignore", "pipe", "pipe"], detached: false },
-    );
     const logChunks: Buffer[] = [];
-    child.stdout?.on("data", (d: Buffer) => logChunks.push(d));
-    child.stderr?.on("data", (d: Buffer) => logChunks.push(d));
+    let child: ChildProcess;
     let exited = false;
-    child.on("exit", () => {
-        exited = true;
-    });
+    /** Starts the container on its root file system (again, after a power-off: a reboot). */
+    const spawnContainer = () => {
+        exited = false;
+        const c = spawn(
+            "systemd-nspawn",
+            [
+                "-D",
+                root,
+                "--boot",
+                "--register=no",
+                "--keep-unit",
+                `--machine=${name}-${port}`,
+                "--console=pipe",
+                ...(options.bindRepo === true ? [`--bind-ro=${REPO_ROOT}:/repo`, `--bind-ro=${process.execPath}:/usr/local/bin/node`] : []),
+                ...(options.privateNetwork === undefined ? [] : [`--network-veth-extra=${options.privateNetwork.hostInterface}:eth0`]),
+            ],
+            { stdio: ["ignore", "pipe", "pipe"], detached: false },
+        );
+        c.stdout?.on("data", (d: Buffer) => logChunks.push(d));
+        c.stderr?.on("data", (d: Buffer) => logChunks.push(d));
+        c.on("exit", () => {
+            exited = true;
+        });
+        child = c;
+    };
+    spawnContainer();
 
     const address = options.privateNetwork?.address ?? "127.0.0.1";
     const rootTarget = (): Extract<TransportTarget, { kind: "ssh" }> => ({
@@ -258,38 +267,45 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
         if (r.code !== 0) throw new Error(`in machine ${name}: ${command}: exit ${r.code}: ${r.stderr}`);
         return r.stdout;
     };
+    /** Powers the container off (nspawn turns SIGTERM into an orderly shutdown of its systemd). */
+    const powerOff = async (): Promise<void> => {
+        if (exited) return;
+        child.kill("SIGTERM");
+        const deadline = Date.now() + 30_000;
+        while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        if (!exited) child.kill("SIGKILL");
+        while (!exited) await new Promise((r) => setTimeout(r, 100));
+    };
     const stop = async (): Promise<void> => {
-        if (!exited) {
-            child.kill("SIGTERM");
-            const deadline = Date.now() + 30_000;
-            while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-            if (!exited) child.kill("SIGKILL");
-        }
+        await powerOff();
         writeFileSync(log, Buffer.concat(logChunks));
         rmSync(dir, { recursive: true, force: true });
         rmSync(keys, { recursive: true, force: true });
     };
-
-    const deadline = Date.now() + 90_000;
-    let networkUp = options.privateNetwork === undefined;
-    for (;;) {
-        if (!networkUp && options.privateNetwork !== undefined) networkUp = configurePrivateNetwork(child.pid ?? 0, options.privateNetwork);
-        if (exited) {
-            const out = Buffer.concat(logChunks).toString("utf8").slice(-3000);
-            rmSync(dir, { recursive: true, force: true });
-            throw new Error(`machine ${name} exited while booting:\n${out}`);
+    const waitUntilUp = async (): Promise<void> => {
+        const deadline = Date.now() + 90_000;
+        let networkUp = options.privateNetwork === undefined;
+        for (;;) {
+            if (!networkUp && options.privateNetwork !== undefined)
+                networkUp = configurePrivateNetwork(child.pid ?? 0, options.privateNetwork);
+            if (exited) {
+                const out = Buffer.concat(logChunks).toString("utf8").slice(-3000);
+                rmSync(dir, { recursive: true, force: true });
+                throw new Error(`machine ${name} exited while booting:\n${out}`);
+            }
+            if (networkUp && (await portOpen(port, address))) {
+                const r = await execScript(rootTarget(), "timeout 30 systemctl is-system-running --wait || true\n").catch(() => undefined);
+                const state = r?.stdout.trim();
+                if (state === "running" || state === "degraded") break;
+            }
+            if (Date.now() > deadline) {
+                await stop();
+                throw new Error(`machine ${name} did not come up within 90 s`);
+            }
+            await new Promise((r) => setTimeout(r, 250));
         }
-        if (networkUp && (await portOpen(port, address))) {
-            const r = await execScript(rootTarget(), "timeout 30 systemctl is-system-running --wait || true\n").catch(() => undefined);
-            const state = r?.stdout.trim();
-            if (state === "running" || state === "degraded") break;
-        }
-        if (Date.now() > deadline) {
-            await stop();
-            throw new Error(`machine ${name} did not come up within 90 s`);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-    }
+    };
+    await waitUntilUp();
 
     return {
         name,
@@ -301,6 +317,11 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
         target: (user, extra = {}) => ({ ...rootTarget(), user, sudo: user !== "root", ...extra }),
         exec,
         stop,
+        reboot: async () => {
+            await powerOff();
+            spawnContainer();
+            await waitUntilUp();
+        },
         hostPath: (path: string) => {
             const init = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(" ")[0];
             return `/proc/${init}/root${path}`;

@@ -269,7 +269,7 @@ describe("one server over SSH, as a sudo user", () => {
         }
     });
 
-    it("a binary re-published under the same version (a new k3s.sha256 pin): installed, unit enabled, k3s restarted onto it", async () => {
+    it("a binary re-published under the same version (a new k3s.sha256 pin): installed, unit enabled, k3s restarted onto it, and back after a reboot", async () => {
         const settled = await engine.up(stackFor([m], mirror, { ...mirrorB, k3s: { ...k3sMirror(), version: K3S_UPGRADE } }), [
             "sshPrivateKey",
         ]);
@@ -298,6 +298,12 @@ describe("one server over SSH, as a sudo user", () => {
         const starts = (await m.exec("grep ' start ' /var/log/k3s-fixture.log")).trim().split("\n");
         assert.match(starts[starts.length - 1], new RegExp(`sha256=${sha}$`));
         assert.equal((r.outputs as { hosts: Record<string, { k3sSha256: string }> }).hosts["server-1"].k3sSha256, sha);
+        // A reboot brings k3s back, on that binary, because the unit stayed enabled.
+        await m.reboot();
+        assert.deepEqual(await unitState(m, ["k3s.service"]), { "k3s.service": "enabled active" });
+        const afterBoot = (await m.exec("grep ' start ' /var/log/k3s-fixture.log")).trim().split("\n");
+        assert.equal(afterBoot.length, starts.length + 1, "k3s started once more, at boot");
+        assert.match(afterBoot[afterBoot.length - 1], new RegExp(`sha256=${sha}$`));
     });
 
     it("destroy returns the host to its state before the install", async () => {

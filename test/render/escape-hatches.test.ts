@@ -317,7 +317,10 @@ describe("proxy", () => {
         };
         assert.ok(sts.spec.template.spec.containers[0].env.some((e) => e.name === "HTTPS_PROXY"));
         const none = (await runPlatform(stack({}), ["sshPrivateKey"])).recorded;
-        assert.ok(!none.some((r) => /export [A-Za-z_]*_proxy=/i.test(JSON.stringify(r.inputs.stdin ?? ""))), "no proxy parameter in any step");
+        assert.ok(
+            !none.some((r) => /export [A-Za-z_]*_proxy=/i.test(JSON.stringify(r.inputs.stdin ?? ""))),
+            "no proxy parameter in any step",
+        );
         assert.ok(!none.some((r) => r.name.endsWith("-buildkit-env")), "no env file");
         const plainSts = JSON.stringify(none.find((r) => r.name === "buildkitd-statefulset")?.inputs ?? {});
         assert.doesNotMatch(plainSts, /_PROXY/, "no proxy in the daemon's pods");
