@@ -143,7 +143,7 @@ export const fakeNamespaces = new Map<string, Record<string, string>>();
 export const namespacesRead: string[] = [];
 
 /** Replaces the program's API tunnel opener (components/host/tunnel.ts) with one that records the call, and its cluster reads with {@link fakeNamespaces}. */
-function fakeTunnels(): void {
+function fakeClusterAccess(): void {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { clusterReads } = require("../components/cluster/cluster-reads") as typeof import("../components/cluster/cluster-reads");
     clusterReads.namespaceLabels = async (_kubeconfig, ns) => {
@@ -186,7 +186,7 @@ export async function tryProgram(
         const ours = !key.includes("node_modules") && (key.endsWith("/index.ts") || (!entryOnly && key.includes("/components/")));
         if (ours) delete require.cache[key];
     }
-    fakeTunnels();
+    fakeClusterAccess();
     try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const exports = require("../index") as Record<string, unknown>;
@@ -241,7 +241,7 @@ export async function runPlatform(
 ): Promise<{ recorded: RecordedWithDeps[]; platform: import("../components/platform").Platform }> {
     const recorded = await recordingMocks(preview, arch);
     setStackConfig(values, secretKeys);
-    fakeTunnels();
+    fakeClusterAccess();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { loadStackConfig } = require("../components/config") as typeof import("../components/config");
     // eslint-disable-next-line @typescript-eslint/no-require-imports

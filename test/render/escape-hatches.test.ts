@@ -157,7 +157,7 @@ describe("buildkitd.toml escape hatches", () => {
             },
             dns: { nameservers: ["10.0.0.2"] },
         };
-        const text = renderBuildkitdToml({ ...hostBuildkitdModel({ ...base.buildkit, extraConfig: extra }, {}), extra });
+        const text = renderBuildkitdToml(hostBuildkitdModel({ ...base.buildkit, extraConfig: extra }, {}));
         assert.equal(
             text,
             `debug = false
