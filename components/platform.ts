@@ -10,7 +10,6 @@
  * upgrade moves state and replaces nothing (test/program/tree.test.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { clusterBuildx, hostBuildx } from "./builds/buildx";
 import { HostImageBuild } from "./builds/host-image-build";
 import type { ClientTls } from "./cluster/buildkit-daemon";
@@ -21,11 +20,12 @@ import { BuildkitHost } from "./host/buildkit";
 import { hostConnection, transportTarget } from "./host/connection";
 import { tunnelKubeconfig } from "./host/kubeconfig";
 import { apiTunnel, defaultTunnelPort } from "./host/tunnel";
-import { hostCommand } from "./host/command";
+import { hostCommand } from "./host/step";
 import { FirstServer } from "./host/first-server";
 import { Host } from "./host/host";
-import { K3sNode } from "./host/k3s";
+import { K3S_CONFIG_PATH, K3sNode } from "./host/k3s";
 import { Nerdctl } from "./host/nerdctl";
+import { K3sToken } from "./host/token";
 import { hostScript } from "./host/scripts";
 import { stackProxy } from "./render/proxy";
 
@@ -146,13 +146,13 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
         return { hosts: {}, builds: cluster.builds, buildx, ...(cluster.outputs === undefined ? {} : { cluster: cluster.outputs }) };
     }
 
-    const token = new random.RandomPassword(
-        "k3s-token",
-        { length: 48, special: false },
-        moved(platform, "random:index/randomPassword:RandomPassword", "k3s-token"),
-    );
     const servers = settings.hosts.filter((h) => h.role === "server");
     const first = settings.hosts[0];
+    const token = new K3sToken(
+        "k3s-token",
+        { connection: hostConnection(first.connection, secrets), configPath: K3S_CONFIG_PATH, length: 48 },
+        { parent: platform },
+    );
     // A host that runs a host build from git needs git: BuildKit fetches git contexts with the host's git.
     const needsGit = (name: string) =>
         settings.hostBuilds.some((b) => b.context.git !== undefined && (b.host ?? settings.hosts[0].name) === name);

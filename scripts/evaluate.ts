@@ -56,7 +56,7 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
             .digest("hex")}`;
         return { digest, ref: `${repositoryOf(names[0])}@${digest}`, names, present: true };
     }
-    if (type === "random:index/randomPassword:RandomPassword") return { result: "fake-k3s-token" };
+    if (type === "pulumi-nodejs:dynamic/k3s-buildkit:K3sToken") return { result: "fake-k3s-token" };
     if (type === "tls:index/privateKey:PrivateKey")
         return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\nfake-${name}\n-----END PRIVATE KEY-----\n` };
     if (type === "tls:index/certRequest:CertRequest")
@@ -67,7 +67,7 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
             certPem: `-----BEGIN CERTIFICATE-----\nfake-${name}${process.env.K3SBK_FAKE_CERT_SERIAL ?? ""}\n-----END CERTIFICATE-----\n`,
         };
     }
-    if (type !== "command:remote:Command" && type !== "command:local:Command") return {};
+    if (type !== "pulumi-nodejs:dynamic/k3s-buildkit:HostStep") return {};
     const stdout = name.endsWith("-preflight")
         ? `arch=${arch}\n`
         : name.endsWith("-kubeconfig")
@@ -79,7 +79,7 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
               : name.endsWith("-nerdctl-install")
                 ? `nerdctl_sha256=${"c".repeat(64)}\n`
                 : "";
-    return { stdout, stderr: "" };
+    return { stdout };
 }
 
 /** Installs recording mocks; returns the list that fills as resources register. */

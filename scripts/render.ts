@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { hygieneArgs } from "../components/builds/buildctl";
 import { BUILDKIT_ADDRESS } from "../components/host/buildkit";
+import { runnerCommand } from "../components/host/runner";
 import { readArgvParams, shellWords } from "../components/host/shell";
 import { PROJECT } from "../components/config";
 import { isSecretValue, type RecordedWithDeps, runPlatform } from "./evaluate";
@@ -69,12 +70,6 @@ function topo(rs: RecordedWithDeps[]): RecordedWithDeps[] {
     return out;
 }
 
-/** The delete script carried base64-encoded on a delete command line (see components/host/command.ts). */
-function decodeDelete(line: string): string | undefined {
-    const m = /^printf '%s' '([A-Za-z0-9+/=]+)' \| base64 -d/.exec(line);
-    return m === null ? undefined : Buffer.from(m[1], "base64").toString("utf8");
-}
-
 /** Every artifact of a stack, as relative path → content. */
 export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "amd64"): Promise<Map<string, string>> {
     const { values, secretKeys } = readStackConfig(stackPath);
@@ -90,19 +85,20 @@ export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "
     for (const r of ordered) {
         const inputs = redact(r.inputs) as Record<string, unknown>;
         const host = hostOf(r.name);
-        if (r.type.startsWith("command:") && r.type.endsWith(":Command") && host !== undefined) {
+        if (r.type === "pulumi-nodejs:dynamic/k3s-buildkit:HostStep" && host !== undefined) {
             const n = (steps.get(host) ?? 0) + 1;
             steps.set(host, n);
             const base = `hosts/${host}/steps/${String(n).padStart(2, "0")}-${r.name}`;
-            const stdin =
-                inputs.stdin === SECRET
+            const script =
+                inputs.create === SECRET
                     ? `# This script carries a secret: ${SECRET}\n`
-                    : typeof inputs.stdin === "string"
-                      ? inputs.stdin
+                    : typeof inputs.create === "string"
+                      ? inputs.create
                       : "";
-            files.set(`${base}.sh`, `#!/usr/bin/env bash\n# ${r.name}: fed on stdin to: ${String(inputs.create)}\n${stdin}`);
-            const del = typeof inputs.delete === "string" ? decodeDelete(inputs.delete) : undefined;
-            if (del !== undefined) files.set(`${base}.delete.sh`, `#!/usr/bin/env bash\n# ${r.name}: run on delete\n${del}`);
+            const sudo = (unwrapSecret(r.inputs.target) as { sudo?: boolean } | undefined)?.sudo === true;
+            files.set(`${base}.sh`, `#!/usr/bin/env bash\n# ${r.name}: fed on stdin to: ${runnerCommand(sudo)}\n${script}`);
+            if (typeof inputs.delete === "string" && inputs.delete !== "")
+                files.set(`${base}.delete.sh`, `#!/usr/bin/env bash\n# ${r.name}: run on delete\n${inputs.delete}`);
         } else if (r.type === "pulumi-nodejs:dynamic/k3s-buildkit:HostFile" && host !== undefined) {
             const path = String(inputs.path);
             // A secret file shows as its preview: the same file with the secret values masked.

@@ -7,7 +7,7 @@
  * Imports nothing from Pulumi at run time (see ../host/runner.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { targetLabel, type TransportTarget } from "../host/runner";
+import { targetIdentity, targetLabel, type TransportTarget } from "../host/runner";
 import { runScript } from "../host/transport";
 import { imageRefFromMetadata, type BuildMetadata } from "./buildctl";
 import { contextHash, type ContextEntry, inlineEntries, tarEntries, walkContext } from "./context";
@@ -118,7 +118,7 @@ export const hostBuildProvider: pulumi.dynamic.ResourceProvider<HostBuildInputs,
             olds.present === false ||
             olds.script !== news.script ||
             olds.contextHash !== news.contextHash ||
-            JSON.stringify(olds.target) !== JSON.stringify(news.target);
+            JSON.stringify(targetIdentity(olds.target)) !== JSON.stringify(targetIdentity(news.target));
         if (!rebuild) return { outs: { ...olds, ...news } };
         return { outs: { ...news, ...(await build(news)), present: true } };
     },

@@ -22,14 +22,12 @@ export interface KubeAccess {
     readonly serverName?: string;
 }
 
-export class KubeError extends Error {
-    constructor(
-        message: string,
-        readonly status?: number,
-    ) {
-        super(message);
-        this.name = "KubeError";
-    }
+/**
+ * A failed API request or an unusable kubeconfig: a plain Error named `KubeError` (a subclass of Error
+ * loses its message when dynamic-provider code is serialized into state).
+ */
+export function kubeError(message: string): Error {
+    return Object.assign(new Error(message), { name: "KubeError" });
 }
 
 interface Named<T> {
@@ -48,7 +46,7 @@ export function kubeAccess(kubeconfig: string): KubeAccess {
     try {
         parsed = parseSecretYaml(kubeconfig, "the kubeconfig");
     } catch (e) {
-        throw new KubeError((e as Error).message);
+        throw kubeError((e as Error).message);
     }
     const doc = parsed as {
         "current-context"?: string;
@@ -56,22 +54,22 @@ export function kubeAccess(kubeconfig: string): KubeAccess {
         clusters?: Named<Record<string, unknown>>[];
         users?: Named<Record<string, unknown>>[];
     } | null;
-    if (doc === null || typeof doc !== "object") throw new KubeError("the kubeconfig is not a YAML document");
+    if (doc === null || typeof doc !== "object") throw kubeError("the kubeconfig is not a YAML document");
     const ctxName = doc["current-context"] ?? doc.contexts?.[0]?.name;
     const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
-    if (ctx === undefined) throw new KubeError(`the kubeconfig has no context ${JSON.stringify(ctxName)}`);
+    if (ctx === undefined) throw kubeError(`the kubeconfig has no context ${JSON.stringify(ctxName)}`);
     const cluster = doc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
     if (cluster === undefined || typeof cluster.server !== "string")
-        throw new KubeError(`the kubeconfig has no cluster ${JSON.stringify(ctx.cluster)}`);
+        throw kubeError(`the kubeconfig has no cluster ${JSON.stringify(ctx.cluster)}`);
     const user = doc.users?.find((u) => u.name === ctx.user)?.user ?? {};
     if (user.exec !== undefined || user["auth-provider"] !== undefined) {
-        throw new KubeError(
+        throw kubeError(
             "the kubeconfig's user authenticates with exec or auth-provider, which build results cannot use; give it a client certificate or a token",
         );
     }
     for (const k of ["client-certificate", "client-key", "certificate-authority", "tokenFile"]) {
         if ((user[k] ?? cluster[k]) !== undefined)
-            throw new KubeError(`the kubeconfig refers to a file (${k}); embed the data instead (${k}-data)`);
+            throw kubeError(`the kubeconfig refers to a file (${k}); embed the data instead (${k}-data)`);
     }
     const ca = b64(cluster["certificate-authority-data"]);
     const cert = b64(user["client-certificate-data"]);
@@ -117,8 +115,8 @@ function open(a: KubeAccess, path: string, onData: (chunk: Buffer) => void, time
                 res.on("error", reject);
             },
         );
-        req.on("timeout", () => req.destroy(new KubeError(`${url.pathname}: no answer from ${a.server} within ${timeoutMs / 1000}s`)));
-        req.on("error", (e) => reject(e instanceof KubeError ? e : new KubeError(`cannot reach ${a.server}: ${e.message}`)));
+        req.on("timeout", () => req.destroy(kubeError(`${url.pathname}: no answer from ${a.server} within ${timeoutMs / 1000}s`)));
+        req.on("error", (e) => reject(e.name === "KubeError" ? e : kubeError(`cannot reach ${a.server}: ${e.message}`)));
         req.end();
     });
 }
@@ -136,7 +134,7 @@ export async function kubeGetText(a: KubeAccess, path: string, timeoutMs = 30_00
         } catch {
             // not a Status object
         }
-        throw new KubeError(`GET ${path}: ${status} ${message.trim()}`, status);
+        throw kubeError(`GET ${path}: ${status} ${message.trim()}`);
     }
     return body;
 }

@@ -17,7 +17,7 @@ import {
     buildkitSocketUnit,
     renderUnit,
 } from "../render/systemd-unit";
-import { hostCommand } from "./command";
+import { hostCommand } from "./step";
 import type { Host } from "./host";
 import { HostFile } from "./host-file";
 import { sha256Hex } from "./host-file-provider";
@@ -109,8 +109,12 @@ export class BuildkitHost extends pulumi.ComponentResource {
         const caFiles = Object.entries(args.registries)
             .filter(([, r]) => r.ca !== undefined)
             .map(([registry, r]) => ({ registry, path: buildkitCaPath(registry), content: r.ca ?? "" }));
+        const tomlFile = new HostFile(`${name}-buildkitd-toml`, { connection: conn, path: BUILDKIT_CONFIG_PATH, content: toml }, child);
+        // Files beside buildkitd.toml wait for it: it creates /etc/buildkit, and on destroy it goes last,
+        // so the directory it created is empty when it is removed (the engine deletes in parallel).
+        const inDir = { ...child, dependsOn: [...child.dependsOn, tomlFile] };
         const files = [
-            new HostFile(`${name}-buildkitd-toml`, { connection: conn, path: BUILDKIT_CONFIG_PATH, content: toml }, child),
+            tomlFile,
             new HostFile(
                 `${name}-buildkit-socket-unit`,
                 { connection: conn, path: "/etc/systemd/system/buildkit.socket", content: socketUnit },
@@ -122,14 +126,14 @@ export class BuildkitHost extends pulumi.ComponentResource {
                 child,
             ),
             ...caFiles.map(
-                (f) => new HostFile(`${name}-buildkit-ca-${f.registry}`, { connection: conn, path: f.path, content: f.content }, child),
+                (f) => new HostFile(`${name}-buildkit-ca-${f.registry}`, { connection: conn, path: f.path, content: f.content }, inDir),
             ),
             ...(withProxy
                 ? [
                       new HostFile(
                           `${name}-buildkit-env`,
                           { connection: conn, path: BUILDKIT_ENV_PATH, content: envFile, mode: "0600" },
-                          child,
+                          inDir,
                       ),
                   ]
                 : []),

@@ -1,9 +1,8 @@
 /**
- * How a host is reached, as components carry it (with its secrets as Outputs), and the arguments it
- * becomes for `@pulumi/command` resources and for the drift-detecting dynamic resources. The runner
+ * How a host is reached, as components carry it (with its secrets as Outputs), and the target it
+ * becomes for the dynamic resources that act on it. The runner
  * command line and the serializable target live in ./runner.ts.
  */
-import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionConfig, StackSecrets } from "../config";
 import type { TransportTarget } from "./runner";
@@ -24,38 +23,6 @@ export function hostConnection(config: ConnectionConfig, secrets: StackSecrets):
         config,
         ...(secrets.sshPrivateKey === undefined ? {} : { privateKey: secrets.sshPrivateKey }),
         ...(secrets.sshPrivateKeyPassphrase === undefined ? {} : { privateKeyPassphrase: secrets.sshPrivateKeyPassphrase }),
-    };
-}
-
-/** `@pulumi/command` remote connection args for an ssh connection. Key and passphrase stay secret. */
-export function remoteConnectionArgs(conn: HostConnection): command.types.input.remote.ConnectionArgs {
-    const c = conn.config;
-    if (c.kind !== "ssh") throw new Error("remoteConnectionArgs: not an ssh connection");
-    const privateKey = conn.privateKey === undefined ? undefined : pulumi.secret(conn.privateKey);
-    const privateKeyPassword = conn.privateKeyPassphrase === undefined ? undefined : pulumi.secret(conn.privateKeyPassphrase);
-    return {
-        host: c.host,
-        port: c.port,
-        user: c.user,
-        dialErrorLimit: c.dialErrorLimit,
-        perDialTimeout: c.dialTimeoutSeconds,
-        ...(privateKey === undefined ? {} : { privateKey }),
-        ...(privateKeyPassword === undefined ? {} : { privateKeyPassword }),
-        ...(c.hostKey === undefined ? {} : { hostKey: c.hostKey }),
-        ...(c.bastion === undefined
-            ? {}
-            : {
-                  proxy: {
-                      host: c.bastion.host,
-                      port: c.bastion.port,
-                      user: c.bastion.user,
-                      dialErrorLimit: c.dialErrorLimit,
-                      perDialTimeout: c.dialTimeoutSeconds,
-                      ...(privateKey === undefined ? {} : { privateKey }),
-                      ...(privateKeyPassword === undefined ? {} : { privateKeyPassword }),
-                      ...(c.bastion.hostKey === undefined ? {} : { hostKey: c.bastion.hostKey }),
-                  },
-              }),
     };
 }
 

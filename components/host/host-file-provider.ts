@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
-import { targetLabel, type TransportTarget } from "./runner";
+import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
 import { renderScript } from "./shell";
 import { runScript } from "./transport";
 
@@ -148,6 +148,12 @@ export function parseReadOutput(out: string): Pick<HostFileState, "present" | "s
     return { present: true, sha256: sha, mode: normalizeMode(mode), owner, group };
 }
 
+/**
+ * Changes that update state without touching the host. (An array: a Set does not survive the
+ * serialization of dynamic-provider code into state.)
+ */
+export const STATE_ONLY: readonly string[] = ["credentials", "providerVersion"];
+
 /** Which properties differ between the state and the desired inputs. Pure. */
 export function fileChanges(olds: HostFileState, news: HostFileInputs): string[] {
     const changes: string[] = [];
@@ -156,7 +162,8 @@ export function fileChanges(olds: HostFileState, news: HostFileInputs): string[]
     if (olds.owner !== news.owner) changes.push("owner");
     if (olds.group !== news.group) changes.push("group");
     if (olds.path !== news.path) changes.push("path");
-    if (JSON.stringify(olds.target) !== JSON.stringify(news.target)) changes.push("target");
+    if (JSON.stringify(targetIdentity(olds.target)) !== JSON.stringify(targetIdentity(news.target))) changes.push("target");
+    else if (JSON.stringify(olds.target) !== JSON.stringify(news.target)) changes.push("credentials");
     if (olds.providerVersion !== news.providerVersion) changes.push("providerVersion");
     return changes;
 }
@@ -195,6 +202,9 @@ export const hostFileProvider: pulumi.dynamic.ResourceProvider<HostFileInputs, H
         return { id, props: { ...props, ...found } };
     },
     async update(_id, olds, news) {
+        // New credentials or provider code only: state changes, the host is not touched.
+        if (fileChanges(olds, news).every((c) => STATE_ONLY.includes(c)))
+            return { outs: { ...olds, target: news.target, providerVersion: news.providerVersion } };
         return { outs: await write(news, olds.createdDirs ?? []) };
     },
     async delete(_id, props) {

@@ -8,7 +8,8 @@
  * `restartTriggers` (e.g. the checksum of a config file) restarts the unit.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { targetLabel, type TransportTarget } from "./runner";
+import { STATE_ONLY } from "./host-file-provider";
+import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
 import { renderScript } from "./shell";
 import { runScript } from "./transport";
 
@@ -130,7 +131,8 @@ export function serviceChanges(olds: SystemdServiceState, news: SystemdServiceIn
         if (olds[k] !== news[k]) changes.push(k);
     }
     if (JSON.stringify(olds.restartTriggers) !== JSON.stringify(news.restartTriggers)) changes.push("restartTriggers");
-    if (JSON.stringify(olds.target) !== JSON.stringify(news.target)) changes.push("target");
+    if (JSON.stringify(targetIdentity(olds.target)) !== JSON.stringify(targetIdentity(news.target))) changes.push("target");
+    else if (JSON.stringify(olds.target) !== JSON.stringify(news.target)) changes.push("credentials");
     return changes;
 }
 
@@ -152,6 +154,7 @@ export const systemdServiceProvider: pulumi.dynamic.ResourceProvider<SystemdServ
         return { id, props: { ...props, ...found } };
     },
     async update(_id, olds, news) {
+        if (serviceChanges(olds, news).every((c) => STATE_ONLY.includes(c))) return { outs: news };
         const restart = JSON.stringify(olds.restartTriggers) !== JSON.stringify(news.restartTriggers);
         await runScript(news.target, applyServiceScript(news, restart), `${restart ? "restarting" : "starting"} ${news.unit}`);
         return { outs: news };

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedHost } from "../config";
-import { hostCommand } from "./command";
+import { hostCommand } from "./step";
 import type { HostConnection } from "./connection";
 import { scriptBody } from "./scripts";
 import { renderScript } from "./shell";

@@ -13,13 +13,12 @@
  * The drain, the restart and the ready step share one trigger list: whenever a node is drained, it is
  * restarted and then uncordoned in the same up.
  */
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { basename } from "node:path";
 import type { ResolvedConfig } from "../config";
 import { renderK3sConfig, renderK3sRegistries, type K3sRegistryModel } from "../render/k3s-yaml";
-import { hostCommand } from "./command";
-import { type HostConnection, remoteConnectionArgs } from "./connection";
+import { hostCommand, HostUpload } from "./step";
+import type { HostConnection } from "./connection";
 import type { Host } from "./host";
 import { HostFile } from "./host-file";
 import { sha256Hex } from "./host-file-provider";
@@ -143,16 +142,20 @@ export class K3sNode extends pulumi.ComponentResource {
         const masked = Object.fromEntries(Object.keys(args.registries).map((r) => [r, MASKED]));
         const configPreview = renderK3sConfig({ ...configModel, token: MASKED }, extras);
         const registriesPreview = renderK3sRegistries(k3sRegistryModels(args.registries, masked));
+        const configFile = new HostFile(
+            `${name}-k3s-config`,
+            { connection: conn, path: K3S_CONFIG_PATH, content: configYaml, preview: configPreview, mode: "0600" },
+            child,
+        );
+        // Files beside config.yaml wait for it: it creates /etc/rancher/k3s, and on destroy it goes last,
+        // so the directories it created are empty when it removes them (the engine deletes in parallel).
+        const inDir = { ...child, dependsOn: [...child.dependsOn, configFile] };
         const files = [
-            new HostFile(
-                `${name}-k3s-config`,
-                { connection: conn, path: K3S_CONFIG_PATH, content: configYaml, preview: configPreview, mode: "0600" },
-                child,
-            ),
+            configFile,
             new HostFile(
                 `${name}-k3s-registries`,
                 { connection: conn, path: K3S_REGISTRIES_PATH, content: registriesYaml, preview: registriesPreview, mode: "0600" },
-                child,
+                inDir,
             ),
             ...Object.entries(args.registries)
                 .filter(([, r]) => r.ca !== undefined)
@@ -161,7 +164,7 @@ export class K3sNode extends pulumi.ComponentResource {
                         new HostFile(
                             `${name}-k3s-ca-${registry}`,
                             { connection: conn, path: k3sCaPath(registry), content: r.ca ?? "" },
-                            child,
+                            inDir,
                         ),
                 ),
         ];
@@ -174,13 +177,9 @@ export class K3sNode extends pulumi.ComponentResource {
             } else {
                 imagesPathOnHost = airgapStagingPath(k3s.airgap.imagesPath);
                 stageDeps.push(
-                    new command.remote.CopyToRemote(
+                    new HostUpload(
                         `${name}-k3s-airgap-images`,
-                        {
-                            connection: remoteConnectionArgs(conn),
-                            source: new pulumi.asset.FileAsset(k3s.airgap.imagesPath),
-                            remotePath: imagesPathOnHost,
-                        },
+                        { connection: conn, source: k3s.airgap.imagesPath, remotePath: imagesPathOnHost },
                         child,
                     ),
                 );

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedConfig } from "../config";
 import { renderNerdctlToml } from "../render/nerdctl-toml";
-import { hostCommand } from "./command";
+import { hostCommand } from "./step";
 import type { Host } from "./host";
 import { HostFile } from "./host-file";
 import { hostScript } from "./scripts";

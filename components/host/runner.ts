@@ -41,3 +41,20 @@ export function targetLabel(
 ): string {
     return t.kind === "local" ? "local" : `${t.user}@${t.host}:${t.port}`;
 }
+
+/**
+ * The part of a target that names the machine (kind, address, port, user, bastion), without its
+ * credentials or dial settings. The providers compare this, so a rotated key or a pinned host key
+ * changes state but re-runs nothing.
+ */
+export function targetIdentity(t: TransportTarget): Record<string, unknown> {
+    if (t.kind === "local") return { kind: "local" };
+    const b = t.bastion;
+    return {
+        kind: "ssh",
+        host: t.host,
+        port: t.port,
+        user: t.user,
+        ...(b === undefined ? {} : { bastion: { host: b.host, port: b.port, user: b.user } }),
+    };
+}

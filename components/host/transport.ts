@@ -8,18 +8,26 @@ import { spawn } from "node:child_process";
 import { Client, type ConnectConfig } from "ssh2";
 import { runnerCommand, SUDO_EXIT_CODE, targetLabel, type TransportTarget } from "./runner";
 
+/** What a command reads on stdin: text, or a stream opened when the command starts (a file upload). */
+export type Stdin = string | (() => NodeJS.ReadableStream);
+
+function feed(stdin: Stdin, sink: NodeJS.WritableStream): void {
+    if (typeof stdin === "string") sink.end(stdin);
+    else stdin().pipe(sink);
+}
+
 export interface ScriptResult {
     readonly code: number;
     readonly stdout: string;
     readonly stderr: string;
 }
 
-/** A failure to reach or authenticate to a host, or a script that exited non-zero. */
-export class TransportError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "TransportError";
-    }
+/**
+ * A failure to reach or authenticate to a host, or a script that exited non-zero: a plain Error named
+ * `TransportError` (a subclass of Error loses its message when provider code is serialized into state).
+ */
+export function transportError(message: string): Error {
+    return Object.assign(new Error(message), { name: "TransportError" });
 }
 
 /** Runs `script` on `target` through {@link runnerCommand}; resolves with its exit code and output (a non-zero exit is not an error here). */
@@ -34,14 +42,14 @@ export async function execScript(target: TransportTarget, script: string, onStde
 export async function execCommand(
     target: TransportTarget,
     commandLine: string,
-    stdin: string,
+    stdin: Stdin,
     onStderr?: (chunk: string) => void,
 ): Promise<ScriptResult> {
     return target.kind === "local" ? execLocal(commandLine, stdin, onStderr) : execSsh(target, commandLine, stdin, onStderr);
 }
 
 /**
- * Runs `script` and returns its stdout; throws a {@link TransportError} naming the host, the step
+ * Runs `script` and returns its stdout; throws a {@link transportError} naming the host, the step
  * and the script's stderr when it exits non-zero.
  */
 export async function runScript(
@@ -53,12 +61,12 @@ export async function runScript(
     const r = await execScript(target, script, onStderr);
     if (r.code === 0) return r.stdout;
     const where = targetLabel(target);
-    if (r.code === SUDO_EXIT_CODE) throw new TransportError(`${where}: ${step}: ${r.stderr.trim()}`);
+    if (r.code === SUDO_EXIT_CODE) throw transportError(`${where}: ${step}: ${r.stderr.trim()}`);
     const tail = r.stderr.trim().split("\n").slice(-20).join("\n");
-    throw new TransportError(`${where}: ${step} failed with exit code ${r.code}${tail === "" ? "" : `:\n${tail}`}`);
+    throw transportError(`${where}: ${step} failed with exit code ${r.code}${tail === "" ? "" : `:\n${tail}`}`);
 }
 
-function execLocal(commandLine: string, stdin: string, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
+function execLocal(commandLine: string, stdin: Stdin, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
     return new Promise((resolve, reject) => {
         const child = spawn("/bin/sh", ["-c", commandLine], { stdio: ["pipe", "pipe", "pipe"] });
         const out: Buffer[] = [];
@@ -72,7 +80,7 @@ function execLocal(commandLine: string, stdin: string, onStderr?: (chunk: string
         child.on("close", (code) =>
             resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
         );
-        child.stdin.end(stdin);
+        feed(stdin, child.stdin);
     });
 }
 
@@ -122,14 +130,14 @@ function connectOnce(config: ConnectConfig, where: string, seen: { mismatch?: st
         client.once("error", (e: Error & { code?: string; level?: string }) => {
             client.end();
             const d = describeSshError(where, e, seen);
-            reject(Object.assign(new TransportError(d.message), { retry: d.retry }));
+            reject(Object.assign(transportError(d.message), { retry: d.retry }));
         });
         try {
             client.connect(config);
         } catch (e) {
             // ssh2 throws synchronously for a key it cannot parse (e.g. encrypted, no passphrase).
             const d = describeSshError(where, e as Error, seen);
-            reject(Object.assign(new TransportError(d.message), { retry: d.retry }));
+            reject(Object.assign(transportError(d.message), { retry: d.retry }));
         }
     });
 }
@@ -145,7 +153,7 @@ async function connectWithRetries(config: ConnectConfig, where: string, limit: n
             if (attempt < limit) await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 5000)));
         }
     }
-    throw new TransportError(`${last?.message ?? where} — gave up after ${limit} attempt${limit === 1 ? "" : "s"}`);
+    throw transportError(`${last?.message ?? where} — gave up after ${limit} attempt${limit === 1 ? "" : "s"}`);
 }
 
 /** An open SSH session (see {@link connectSsh}). */
@@ -186,7 +194,7 @@ export async function connectSsh(t: SshTarget, options: { keepalive?: boolean } 
             sock = await new Promise((resolve, reject) =>
                 via.forwardOut("127.0.0.1", 0, t.host, t.port, (err, stream) =>
                     err
-                        ? reject(new TransportError(`${bWhere}: cannot reach ${t.host}:${t.port} through the bastion: ${err.message}`))
+                        ? reject(transportError(`${bWhere}: cannot reach ${t.host}:${t.port} through the bastion: ${err.message}`))
                         : resolve(stream),
                 ),
             );
@@ -223,14 +231,14 @@ export async function connectSsh(t: SshTarget, options: { keepalive?: boolean } 
     }
 }
 
-async function execSsh(t: SshTarget, commandLine: string, stdin: string, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
+async function execSsh(t: SshTarget, commandLine: string, stdin: Stdin, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
     const where = targetLabel(t);
     const session = await connectSsh(t);
     try {
         const c = session.client;
         return await new Promise<ScriptResult>((resolve, reject) => {
             c.exec(commandLine, (err, stream) => {
-                if (err) return reject(new TransportError(`${where}: cannot start a command: ${err.message}`));
+                if (err) return reject(transportError(`${where}: cannot start a command: ${err.message}`));
                 const out: Buffer[] = [];
                 const errOut: Buffer[] = [];
                 let code = 1;
@@ -245,7 +253,7 @@ async function execSsh(t: SshTarget, commandLine: string, stdin: string, onStder
                 stream.on("close", () =>
                     resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") }),
                 );
-                stream.end(stdin);
+                feed(stdin, stream);
             });
         });
     } finally {

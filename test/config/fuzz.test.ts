@@ -363,7 +363,7 @@ function strings(v: unknown, out: string[] = []): string[] {
 }
 
 /** Inputs that are programs or file contents: run or parsed, never read as plain strings. */
-const EXECUTED = new Set(["stdin", "create", "delete", "script", "checkScript", "removeScript", "content"]);
+const EXECUTED = new Set(["create", "delete", "script", "checkScript", "removeScript", "content"]);
 
 interface Artifacts {
     /** Scripts to run: resource name + key → [argv, stdin]. */
@@ -391,11 +391,11 @@ function artifacts(recorded: readonly RecordedWithDeps[]): Artifacts {
                 else if (path.endsWith(".yaml")) strings(parseYaml(v), data);
                 continue;
             }
-            if (k === "stdin" || k === "script" || k === "checkScript" || k === "removeScript") {
-                // A host build's script as its provider sends it: with the context tar and the calls after it.
-                const body = k === "script" ? buildScript(v, tarEntries(contextEntries(inputs))) : v;
-                runs.set(`${r.name}.${k}`, [["bash", "-s"], body]);
-            } else if (k === "delete" || (k === "create" && v !== "bash -s")) runs.set(`${r.name}.${k}`, [["bash", "-c", v], ""]);
+            // Every script reaches bash on stdin (a step's create and delete, a host build's scripts), a host
+            // build's with the context tar and the calls after it, as its provider sends it.
+            if (v === "") continue;
+            const body = k === "script" ? buildScript(v, tarEntries(contextEntries(inputs))) : v;
+            runs.set(`${r.name}.${k}`, [["bash", "-s"], body]);
         }
         if (r.type === "kubernetes:batch/v1:Job") {
             const spec = (inputs.spec as { template: { spec: { containers: { command: string[] }[] } } }).template.spec;

@@ -4,12 +4,14 @@
  * comparing the recorded inputs of two program runs.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { DEFAULT_VERSIONS } from "../../components/config";
 import { hostScript } from "../../components/host/scripts";
-import { runnerCommand } from "../../components/host/runner";
-import { deleteCommandLine } from "../../components/host/command";
 import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -31,32 +33,34 @@ describe("host layer: children, inputs, dependencies", () => {
         const perHost = (h: string, role: "server" | "agent") =>
             [
                 `${h}:k3s-buildkit:host:Host`,
-                `${h}-preflight:command:remote:Command`,
+                `${h}-preflight:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}:k3s-buildkit:host:K3sNode`,
                 `${h}-k3s-config:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
                 `${h}-k3s-registries:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
-                `${h}-k3s-install:command:remote:Command`,
-                `${h}-k3s-drain:command:remote:Command`,
+                `${h}-k3s-install:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
+                `${h}-k3s-drain:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}-k3s:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
-                `${h}-k3s-ready:command:remote:Command`,
-                ...(role === "server" ? [`${h}-kubeconfig:command:remote:Command`] : [`${h}-k3s-member:command:remote:Command`]),
+                `${h}-k3s-ready:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
+                ...(role === "server"
+                    ? [`${h}-kubeconfig:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`]
+                    : [`${h}-k3s-member:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`]),
                 `${h}:k3s-buildkit:host:BuildkitHost`,
-                `${h}-buildkit-install:command:remote:Command`,
+                `${h}-buildkit-install:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}-buildkitd-toml:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
                 `${h}-buildkit-socket-unit:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
                 `${h}-buildkit-service-unit:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
                 `${h}-buildkit-socket:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
                 `${h}-buildkit:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
-                `${h}-buildkit-ready:command:remote:Command`,
+                `${h}-buildkit-ready:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}:k3s-buildkit:host:Nerdctl`,
-                `${h}-nerdctl-install:command:remote:Command`,
+                `${h}-nerdctl-install:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}-nerdctl-toml:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
             ].sort();
         assert.deepEqual(
             recorded.map((r) => `${r.name}:${r.type}`).sort(),
             [
                 "k3s-buildkit:k3s-buildkit:index:Platform",
-                "k3s-token:random:index/randomPassword:RandomPassword",
+                "k3s-token:pulumi-nodejs:dynamic/k3s-buildkit:K3sToken",
                 "k3s-first-server:pulumi-nodejs:dynamic/k3s-buildkit:FirstServer",
                 ...perHost("s1", "server"),
                 ...perHost("a1", "agent"),
@@ -65,8 +69,11 @@ describe("host layer: children, inputs, dependencies", () => {
         // The tree a reviewer reads in a preview: Platform → host → {preflight, k3s, BuildKit, nerdctl}.
         const urn = (name: string) => byName(recorded, name).urn.replace("urn:pulumi:test::k3s-buildkit::", "");
         const host = "k3s-buildkit:index:Platform$k3s-buildkit:host:Host";
-        assert.equal(urn("s1-preflight"), `${host}$command:remote:Command::s1-preflight`);
-        assert.equal(urn("s1-k3s-install"), `${host}$k3s-buildkit:host:K3sNode$command:remote:Command::s1-k3s-install`);
+        assert.equal(urn("s1-preflight"), `${host}$pulumi-nodejs:dynamic/k3s-buildkit:HostStep::s1-preflight`);
+        assert.equal(
+            urn("s1-k3s-install"),
+            `${host}$k3s-buildkit:host:K3sNode$pulumi-nodejs:dynamic/k3s-buildkit:HostStep::s1-k3s-install`,
+        );
         assert.equal(
             urn("a1-buildkit"),
             `${host}$k3s-buildkit:host:BuildkitHost$pulumi-nodejs:dynamic/k3s-buildkit:SystemdService::a1-buildkit`,
@@ -75,7 +82,7 @@ describe("host layer: children, inputs, dependencies", () => {
             urn("a1-nerdctl-toml"),
             `${host}$k3s-buildkit:host:Nerdctl$pulumi-nodejs:dynamic/k3s-buildkit:HostFile::a1-nerdctl-toml`,
         );
-        assert.equal(urn("k3s-token"), "k3s-buildkit:index:Platform$random:index/randomPassword:RandomPassword::k3s-token");
+        assert.equal(urn("k3s-token"), "k3s-buildkit:index:Platform$pulumi-nodejs:dynamic/k3s-buildkit:K3sToken::k3s-token");
     });
 
     it("orders the steps: preflight → k3s install → drain → restart → ready → BuildKit/nerdctl; the agent starts after the server is Ready", async () => {
@@ -121,22 +128,22 @@ describe("host layer: children, inputs, dependencies", () => {
         assert.equal(s1["cluster-init"], undefined, "one server: no embedded etcd");
         assert.equal(byName(recorded, "a1-k3s-config").inputs.mode, "0600");
         const install = byName(recorded, "a1-k3s-install").inputs;
-        assert.equal(install.create, runnerCommand(false));
+        assert.match(String(install.create), /^set -euo pipefail\n/, "the install step's create is its script");
         assert.ok(!JSON.stringify(install).includes("fake-k3s-token"), "the token is not in the install step");
     });
 
     it("the agent's drain, readiness and removal run on the server, where kubectl answers", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
         for (const step of ["a1-k3s-drain", "a1-k3s-ready", "a1-k3s-member"]) {
-            assert.equal((unwrap(byName(recorded, step).inputs.connection) as { host: string }).host, "10.0.0.5", step);
+            assert.equal((unwrap(byName(recorded, step).inputs.target) as { host: string }).host, "10.0.0.5", step);
         }
         // The drain and ready steps name the same restart (a hash of the restart triggers).
         const stampOf = (step: string) =>
-            /^export K3S_RESTART_STAMP='([0-9a-f]{64})'$/m.exec(String(byName(recorded, step).inputs.stdin))?.[1];
+            /^export K3S_RESTART_STAMP='([0-9a-f]{64})'$/m.exec(String(byName(recorded, step).inputs.create))?.[1];
         const stamp = stampOf("a1-k3s-ready");
         assert.ok(stamp !== undefined && stampOf("a1-k3s-drain") === stamp);
         assert.equal(
-            byName(recorded, "a1-k3s-ready").inputs.stdin,
+            byName(recorded, "a1-k3s-ready").inputs.create,
             hostScript("k3s-ready", {
                 K3S_NODE: "a1",
                 K3S_VERSION: DEFAULT_VERSIONS.k3s,
@@ -146,16 +153,16 @@ describe("host layer: children, inputs, dependencies", () => {
             }),
         );
         assert.equal(
-            byName(recorded, "a1-k3s-drain").inputs.stdin,
+            byName(recorded, "a1-k3s-drain").inputs.create,
             hostScript("k3s-drain", { K3S_NODE: "a1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 300, K3S_RESTART_STAMP: stamp }),
         );
         assert.equal(
             byName(recorded, "a1-k3s-member").inputs.delete,
-            deleteCommandLine(hostScript("k3s-remove", { K3S_NODE: "a1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 300 }), false),
+            hostScript("k3s-remove", { K3S_NODE: "a1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 300 }),
         );
         // A single node has nowhere to move its pods: it restarts in place.
         const single = await runPlatform({ ...base, hosts: [server] }, ["sshPrivateKey"]);
-        assert.match(String(byName(single.recorded, "s1-k3s-drain").inputs.stdin), /^export K3S_DRAIN='false'$/m);
+        assert.match(String(byName(single.recorded, "s1-k3s-drain").inputs.create), /^export K3S_DRAIN='false'$/m);
     });
 
     it("HA: cluster-init on the first server, the others join it", async () => {
@@ -191,7 +198,7 @@ describe("host layer: children, inputs, dependencies", () => {
         );
         const k3s = byName(recorded, "s1-k3s-install").inputs;
         assert.equal(
-            k3s.stdin,
+            k3s.create,
             hostScript("k3s-install", {
                 ARCH: "amd64",
                 K3S_VERSION: DEFAULT_VERSIONS.k3s,
@@ -206,10 +213,10 @@ describe("host layer: children, inputs, dependencies", () => {
                 K3S_AIRGAP_IMAGES_PATH: "",
             }),
         );
-        assert.match(k3s.delete as string, /base64 -d/);
+        assert.equal(k3s.delete, hostScript("k3s-uninstall", { K3S_ROLE: "server", K3S_DATA_DIR: "/data/k3s" }));
         const bk = byName(recorded, "a1-buildkit-install").inputs;
         assert.equal(
-            bk.stdin,
+            bk.create,
             hostScript("buildkit-install", {
                 BUILDKIT_VERSION: DEFAULT_VERSIONS.buildkit,
                 BUILDKIT_BASE_URL: "https://mirror.example.cn/buildkit",
@@ -219,29 +226,32 @@ describe("host layer: children, inputs, dependencies", () => {
             "a pinned checksum wins over trust on first use",
         );
         assert.match(
-            byName(recorded, "s1-nerdctl-install").inputs.stdin as string,
+            byName(recorded, "s1-nerdctl-install").inputs.create as string,
             /export NERDCTL_BASE_URL='https:\/\/mirror\.example\.cn\/nerdctl'/,
         );
     });
 
     it("trust on first use: later hosts must see the checksum the first host recorded", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"]);
-        assert.match(byName(recorded, "s1-buildkit-install").inputs.stdin as string, /^export BUILDKIT_SHA256=''$/m);
+        assert.match(byName(recorded, "s1-buildkit-install").inputs.create as string, /^export BUILDKIT_SHA256=''$/m);
         assert.match(
-            byName(recorded, "a1-buildkit-install").inputs.stdin as string,
+            byName(recorded, "a1-buildkit-install").inputs.create as string,
             new RegExp(`^export BUILDKIT_SHA256='${"b".repeat(64)}'$`, "m"),
         );
     });
 
     it("air-gap images from a local file are copied to the host, then installed from there", async () => {
-        const { recorded } = await runPlatform({ ...base, k3s: { airgap: { imagesPath: "/srv/k3s-airgap-images-amd64.tar.zst" } } }, [
-            "sshPrivateKey",
-        ]);
+        const dir = mkdtempSync(join(tmpdir(), "airgap-"));
+        const images = join(dir, "k3s-airgap-images-amd64.tar.zst");
+        writeFileSync(images, "images");
+        const { recorded } = await runPlatform({ ...base, k3s: { airgap: { imagesPath: images } } }, ["sshPrivateKey"]);
+        rmSync(dir, { recursive: true, force: true });
         const copy = byName(recorded, "s1-k3s-airgap-images");
-        assert.equal(copy.type, "command:remote:CopyToRemote");
+        assert.equal(copy.type, "pulumi-nodejs:dynamic/k3s-buildkit:HostUpload");
+        assert.equal(copy.inputs.sha256, createHash("sha256").update("images").digest("hex"));
         assert.equal(copy.inputs.remotePath, "/var/tmp/k3s-airgap-images-amd64.tar.zst");
         assert.match(
-            byName(recorded, "s1-k3s-install").inputs.stdin as string,
+            byName(recorded, "s1-k3s-install").inputs.create as string,
             /^export K3S_AIRGAP_IMAGES_PATH='\/var\/tmp\/k3s-airgap-images-amd64\.tar\.zst'$/m,
         );
         assert.ok(byName(recorded, "s1-k3s-install").dependsOn.includes("s1-k3s-airgap-images"));

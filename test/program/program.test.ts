@@ -9,7 +9,7 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, DEFAULT_VERSIONS, PROJECT } from "../../components/config";
-import { runnerCommand } from "../../components/host/runner";
+import { HOST_STEP_PROVIDER_VERSION } from "../../components/host/step-provider";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
 import { isSecretValue, resolve, runProgram } from "../../scripts/evaluate";
@@ -27,60 +27,68 @@ describe("index.ts under mocks", () => {
     it("the dev stack (this machine) creates exactly the host, k3s, BuildKit, nerdctl and in-cluster daemon resources", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"));
         const sudo = process.getuid?.() !== 0;
-        assert.deepEqual(recorded.map((r) => `${r.type} ${r.name}`).sort(), [
-            "command:local:Command local-buildkit-install",
-            "command:local:Command local-buildkit-ready",
-            "command:local:Command local-k3s-drain",
-            "command:local:Command local-k3s-install",
-            "command:local:Command local-k3s-ready",
-            "command:local:Command local-kubeconfig",
-            "command:local:Command local-nerdctl-install",
-            "command:local:Command local-preflight",
-            "k3s-buildkit:build:HostImageBuild devcontainer",
-            "k3s-buildkit:build:HostImageBuild hello",
-            "k3s-buildkit:cluster:BuildkitDaemon buildkitd",
-            "k3s-buildkit:cluster:Cluster cluster",
-            "k3s-buildkit:host:BuildkitHost local",
-            "k3s-buildkit:host:Host local",
-            "k3s-buildkit:host:K3sNode local",
-            "k3s-buildkit:host:Nerdctl local",
-            "k3s-buildkit:index:Platform k3s-buildkit",
-            "kubernetes:apps/v1:Deployment deployment-default-devcontainer",
-            "kubernetes:apps/v1:StatefulSet buildkitd-statefulset",
-            "kubernetes:core/v1:ConfigMap buildkitd-config",
-            "kubernetes:core/v1:Namespace buildkitd-namespace",
-            "kubernetes:core/v1:Secret buildkitd-client-tls",
-            "kubernetes:core/v1:Secret buildkitd-registry-auth",
-            "kubernetes:core/v1:Secret buildkitd-server-tls",
-            "kubernetes:core/v1:Service buildkitd-headless",
-            "kubernetes:core/v1:Service buildkitd-service",
-            "pulumi-nodejs:dynamic/k3s-buildkit:FirstServer k3s-first-server",
-            "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild devcontainer-build",
-            "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild hello-build",
-            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-service-unit",
-            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-socket-unit",
-            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkitd-toml",
-            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-k3s-config",
-            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-k3s-registries",
-            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-nerdctl-toml",
-            "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-buildkit",
-            "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-buildkit-socket",
-            "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-k3s",
-            "pulumi:providers:kubernetes cluster",
-            "random:index/randomPassword:RandomPassword k3s-token",
-            "tls:index/certRequest:CertRequest buildkitd-client-csr",
-            "tls:index/certRequest:CertRequest buildkitd-server-csr",
-            "tls:index/locallySignedCert:LocallySignedCert buildkitd-client-cert",
-            "tls:index/locallySignedCert:LocallySignedCert buildkitd-server-cert",
-            "tls:index/privateKey:PrivateKey buildkitd-ca-key",
-            "tls:index/privateKey:PrivateKey buildkitd-client-key",
-            "tls:index/privateKey:PrivateKey buildkitd-server-key",
-            "tls:index/selfSignedCert:SelfSignedCert buildkitd-ca",
-        ]);
-        assert.deepEqual(recorded.find((r) => r.name === "local-preflight")?.inputs, {
-            create: runnerCommand(sudo),
-            stdin: preflight,
-            interpreter: ["/bin/sh", "-c"],
+        assert.deepEqual(
+            recorded.map((r) => `${r.type} ${r.name}`).sort(),
+            [
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-install",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-ready",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-drain",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-install",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-ready",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-kubeconfig",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-nerdctl-install",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-preflight",
+                "k3s-buildkit:build:HostImageBuild devcontainer",
+                "k3s-buildkit:build:HostImageBuild hello",
+                "k3s-buildkit:cluster:BuildkitDaemon buildkitd",
+                "k3s-buildkit:cluster:Cluster cluster",
+                "k3s-buildkit:host:BuildkitHost local",
+                "k3s-buildkit:host:Host local",
+                "k3s-buildkit:host:K3sNode local",
+                "k3s-buildkit:host:Nerdctl local",
+                "k3s-buildkit:index:Platform k3s-buildkit",
+                "kubernetes:apps/v1:Deployment deployment-default-devcontainer",
+                "kubernetes:apps/v1:StatefulSet buildkitd-statefulset",
+                "kubernetes:core/v1:ConfigMap buildkitd-config",
+                "kubernetes:core/v1:Namespace buildkitd-namespace",
+                "kubernetes:core/v1:Secret buildkitd-client-tls",
+                "kubernetes:core/v1:Secret buildkitd-registry-auth",
+                "kubernetes:core/v1:Secret buildkitd-server-tls",
+                "kubernetes:core/v1:Service buildkitd-headless",
+                "kubernetes:core/v1:Service buildkitd-service",
+                "pulumi-nodejs:dynamic/k3s-buildkit:FirstServer k3s-first-server",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild devcontainer-build",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild hello-build",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-service-unit",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkit-socket-unit",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-buildkitd-toml",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-k3s-config",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-k3s-registries",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostFile local-nerdctl-toml",
+                "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-buildkit",
+                "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-buildkit-socket",
+                "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-k3s",
+                "pulumi:providers:kubernetes cluster",
+                "pulumi-nodejs:dynamic/k3s-buildkit:K3sToken k3s-token",
+                "tls:index/certRequest:CertRequest buildkitd-client-csr",
+                "tls:index/certRequest:CertRequest buildkitd-server-csr",
+                "tls:index/locallySignedCert:LocallySignedCert buildkitd-client-cert",
+                "tls:index/locallySignedCert:LocallySignedCert buildkitd-server-cert",
+                "tls:index/privateKey:PrivateKey buildkitd-ca-key",
+                "tls:index/privateKey:PrivateKey buildkitd-client-key",
+                "tls:index/privateKey:PrivateKey buildkitd-server-key",
+                "tls:index/selfSignedCert:SelfSignedCert buildkitd-ca",
+            ].sort(),
+        );
+        const { __provider, ...preflightInputs } = recorded.find((r) => r.name === "local-preflight")?.inputs ?? {};
+        assert.equal(typeof __provider, "string", "the provider's code, serialized");
+        assert.deepEqual(preflightInputs, {
+            target: { kind: "local", sudo },
+            create: preflight,
+            delete: "",
+            triggers: [],
+            quiet: false,
+            providerVersion: HOST_STEP_PROVIDER_VERSION,
         });
         const hosts = (await resolve(pulumi.output(exports.hosts))).value as Record<string, Record<string, unknown>>;
         assert.deepEqual(hosts.local, {
@@ -110,42 +118,39 @@ describe("index.ts under mocks", () => {
             },
             ["sshPrivateKey"],
         );
-        assert.ok(recorded.filter((r) => r.type.startsWith("command:")).every((r) => r.type === "command:remote:Command"));
         assert.deepEqual(
             recorded
                 .filter((r) => r.type === "k3s-buildkit:host:Host" || r.name.endsWith("-preflight"))
                 .map((r) => `${r.type} ${r.name}`)
                 .sort(),
             [
-                "command:remote:Command agent-1-preflight",
-                "command:remote:Command server-1-preflight",
                 "k3s-buildkit:host:Host agent-1",
                 "k3s-buildkit:host:Host server-1",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep agent-1-preflight",
+                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep server-1-preflight",
             ],
         );
         const byName = (n: string) => recorded.find((r) => r.name === n)!.inputs;
         const server = byName("server-1-preflight");
-        assert.equal(server.create, runnerCommand(true));
-        assert.equal(server.stdin, preflight);
-        assert.ok(isSecretValue(server.connection), "the connection, holding the key, is secret");
-        assert.deepEqual((server.connection as { value: unknown }).value, {
+        assert.equal(server.create, preflight);
+        assert.ok(isSecretValue(server.target), "the target, holding the key, is secret");
+        assert.deepEqual((server.target as { value: unknown }).value, {
+            kind: "ssh",
             host: "10.0.0.5",
             port: 22,
             user: "debian",
+            sudo: true,
             privateKey: PRIVATE_KEY,
             hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB",
             dialErrorLimit: 10,
-            perDialTimeout: 15,
+            dialTimeoutSeconds: 15,
         });
         const agent = byName("agent-1-preflight");
-        assert.equal(agent.create, "bash -s");
-        assert.deepEqual((agent.connection as { value: Record<string, unknown> }).value.proxy, {
+        assert.equal((agent.target as { value: Record<string, unknown> }).value.sudo, false, "root needs no sudo");
+        assert.deepEqual((agent.target as { value: Record<string, unknown> }).value.bastion, {
             host: "jump.example.com",
             port: 22,
             user: "jump",
-            privateKey: PRIVATE_KEY,
-            dialErrorLimit: 10,
-            perDialTimeout: 15,
         });
         for (const r of recorded) {
             for (const [k, v] of Object.entries(r.inputs)) {

@@ -304,7 +304,7 @@ describe("proxy", () => {
         });
         const find = (rs: RecordedWithDeps[], name: string) => rs.find((r) => r.name === name)!;
         const { recorded } = await runPlatform(stack({ proxy: { https: p.https } }), ["sshPrivateKey"]);
-        const stdin = (n: string) => String(find(recorded, n).inputs.stdin);
+        const stdin = (n: string) => String(find(recorded, n).inputs.create);
         for (const step of ["s1-k3s-install", "s1-buildkit-install", "s1-nerdctl-install"]) {
             assert.match(stdin(step), /^export https_proxy='http:\/\/proxy\.corp:3128'$/m, step);
         }
@@ -318,7 +318,7 @@ describe("proxy", () => {
         assert.ok(sts.spec.template.spec.containers[0].env.some((e) => e.name === "HTTPS_PROXY"));
         const none = (await runPlatform(stack({}), ["sshPrivateKey"])).recorded;
         assert.ok(
-            !none.some((r) => /export [A-Za-z_]*_proxy=/i.test(JSON.stringify(r.inputs.stdin ?? ""))),
+            !none.some((r) => /export [A-Za-z_]*_proxy=/i.test(JSON.stringify(r.inputs.create ?? ""))),
             "no proxy parameter in any step",
         );
         assert.ok(!none.some((r) => r.name.endsWith("-buildkit-env")), "no env file");

@@ -90,7 +90,7 @@ describe("npm run render", () => {
         assert.match(files.get("hosts/local/files/etc/buildkit/buildkitd.toml") ?? "", /^\[worker\.containerd\]$/m);
         assert.match(
             files.get("resources.txt") ?? "",
-            /^command:local:Command local-k3s-install parent=local dependsOn=k3s-first-server,local-preflight$/m,
+            /^pulumi-nodejs:dynamic\/k3s-buildkit:HostStep local-k3s-install parent=local dependsOn=k3s-first-server,local-preflight$/m,
         );
         assert.deepEqual([...files.keys()].filter((f) => f.includes("builds/")).sort(), [
             "builds/devcontainer.sh",
