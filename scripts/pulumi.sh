@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm run preview` / `npm run up` (and any `bash scripts/pulumi.sh <args>`): the Pulumi CLI with a local
 # default, so a fresh clone needs no other step.
-# - The CLI: `pulumi` on PATH (npm puts the `pulumi` package's launcher there, which fetches the CLI on
-#   first use). When it cannot run, one line says what to install.
+# - The CLI: `pulumi` on PATH when one runs there; otherwise the engine scripts/engine.sh builds from Go
+#   modules (cached by version: seconds after the first time), with its own PULUMI_HOME.
 # - The backend: an existing one is used as it is (PULUMI_BACKEND_URL, or a `pulumi login`). With none,
 #   a file backend inside the project, `.pulumi/` (git-ignored), through PULUMI_BACKEND_URL for this run
 #   only: no login state is written.
@@ -13,8 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! pulumi version >/dev/null 2>&1; then
-  echo "the Pulumi CLI cannot run here (not installed, and it could not be fetched): install it, see https://www.pulumi.com/docs/install/" >&2
-  exit 1
+  echo "no Pulumi CLI on PATH: using the engine built by scripts/engine.sh" >&2
+  bash scripts/engine.sh >&2
+  # shellcheck source=/dev/null
+  . .cache/engine/env
 fi
 if [ -z "${PULUMI_BACKEND_URL:-}" ] && ! pulumi whoami >/dev/null 2>&1; then
   mkdir -p .pulumi

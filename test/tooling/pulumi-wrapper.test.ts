@@ -1,6 +1,7 @@
 /**
  * `npm run up` / `npm run preview` in a fresh clone (scripts/pulumi.sh), with a STUB `pulumi` on PATH that
- * records its calls and environment (no Pulumi CLI can run here; no real `up` is claimed).
+ * records its calls and environment: the wrapper's own decisions (backend, stack, passphrase). The real
+ * CLI behind it is run by the real-host scenarios (test/harness/pulumi.ts) and test/real-host/front-door.scenario.ts.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -78,12 +79,13 @@ describe("npm run up / preview in a fresh clone", () => {
         assert.match(readFileSync(t.log, "utf8"), /^up \| backend=s3:\/\/bucket passphrase=$/m);
     });
 
-    it("without a CLI that can run, one line says what to install", () => {
+    it("without a CLI that can run, the engine is built from Go modules; without Go either, one line says what to install", () => {
         const r = run(stub({ loggedIn: false, stackSelected: false, runs: false }), ["up"]);
         assert.equal(r.status, 1);
         assert.equal(
             r.stderr,
-            "the Pulumi CLI cannot run here (not installed, and it could not be fetched): install it, see https://www.pulumi.com/docs/install/\n",
+            "no Pulumi CLI on PATH: using the engine built by scripts/engine.sh\n" +
+                "engine: no Go toolchain: install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= 1.26 to build it\n",
         );
     });
 });
