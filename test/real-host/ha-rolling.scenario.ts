@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { K3S_UPGRADE, type Mirror, startMirror, VERSIONS } from "../fixtures/artifacts";
-import { HostEngine } from "../harness/engine";
+import { PulumiCli } from "../harness/pulumi";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
 import { hostState, stackFor, stateDiff, unitState } from "./common";
 
@@ -27,7 +27,7 @@ const machines: Machine[] = [];
 let mirror: Mirror;
 let keyDir: string;
 const pristine = new Map<string, string>();
-const engine = new HostEngine();
+const engine = new PulumiCli();
 const machine = (name: (typeof NAMES)[number]) => machines[NAMES.indexOf(name)];
 /** A registries.yaml change (a runtime mirror), which restarts k3s on every node. */
 const RUNTIME_MIRROR = { "docker.io": { mirrors: ["mirror-a.example.com"], runtimeMirrors: ["rt.example.com"] } };
@@ -40,6 +40,7 @@ before(async () => {
     for (const [i, m] of machines.entries()) pristine.set(NAMES[i], await hostState(m));
 });
 after(async () => {
+    engine.close();
     for (const m of machines) await m.stop();
     await mirror?.close();
     if (keyDir !== undefined) rmSync(keyDir, { recursive: true, force: true });

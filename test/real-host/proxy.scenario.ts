@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Mirror, startMirror, VERSIONS } from "../fixtures/artifacts";
 import { type ProxyDouble, startProxy } from "../fixtures/proxy";
-import { HostEngine } from "../harness/engine";
+import { PulumiCli } from "../harness/pulumi";
 import { bootMachine, type Machine } from "../harness/machine";
 import { readEnvFile } from "../harness/systemd";
 import { hostState, stackFor, stateDiff } from "./common";
@@ -18,7 +18,7 @@ let m: Machine;
 let mirror: Mirror;
 let proxy: ProxyDouble;
 let pristine: string;
-const engine = new HostEngine();
+const engine = new PulumiCli();
 
 before(async () => {
     mirror = await startMirror();
@@ -27,6 +27,7 @@ before(async () => {
     pristine = await hostState(m);
 });
 after(async () => {
+    engine.close();
     await m?.stop();
     await proxy?.close();
     await mirror?.close();

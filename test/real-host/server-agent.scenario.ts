@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Mirror, startMirror, VERSIONS } from "../fixtures/artifacts";
-import { HostEngine } from "../harness/engine";
+import { PulumiCli } from "../harness/pulumi";
 import { readEnvFile } from "../harness/systemd";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
 import { hostState, stackFor, stateDiff, unitState } from "./common";
@@ -20,7 +20,7 @@ let agent: Machine;
 let mirror: Mirror;
 let keyDir: string;
 const pristine: Record<string, string> = {};
-const engine = new HostEngine();
+const engine = new PulumiCli();
 
 before(async () => {
     mirror = await startMirror();
@@ -32,6 +32,7 @@ before(async () => {
     pristine.agent = await hostState(agent);
 });
 after(async () => {
+    engine.close();
     await agent?.stop();
     await server?.stop();
     await mirror?.close();

@@ -13,8 +13,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { HostEngine } from "../harness/engine";
-import { bootMachine, type Machine } from "../harness/machine";
+import { PulumiCli } from "../harness/pulumi";
+import { bootMachine, generateKey, type Machine } from "../harness/machine";
 import { k3sFixture, K3S_UPGRADE, type Mirror, startMirror } from "../fixtures/artifacts";
 import { CriClient } from "../harness/cri";
 import { startRegistry } from "../fixtures/registry";
@@ -22,10 +22,14 @@ import { hostState, stackFor, stateDiff, unitState } from "./common";
 
 let m: Machine;
 let mirror: Mirror;
-const engine = new HostEngine();
+const engine = new PulumiCli();
 let pristine: string;
 /** The mirror setting in force, so later scenarios change one thing at a time. */
 const mirrorB = { registries: { "docker.io": { mirrors: ["mirror-b.example.com"] } } };
+/** The config of the last run, for the scenarios that change only the key. */
+let last: Record<string, unknown> = {};
+/** Secret values the stack held at some point: none may appear in plain text in state or in the CLI's output. */
+const sentinels: string[] = [];
 const k3sMirror = () => ({ installScriptUrl: mirror.installScriptUrl, binaryBaseUrl: mirror.k3sBaseUrl, readyTimeoutSeconds: 60 });
 
 before(async () => {
@@ -36,6 +40,7 @@ before(async () => {
 after(async () => {
     await m?.stop();
     await mirror?.close();
+    engine.close();
 });
 
 describe("one server over SSH, as a sudo user", () => {
@@ -84,7 +89,7 @@ describe("one server over SSH, as a sudo user", () => {
             await m.exec("cat /etc/buildkit/buildkitd.toml"),
             /\[registry\."docker\.io"\]\nmirrors = \[ "mirror-a\.example\.com" \]/,
         );
-        assert.match(await m.exec("cat /etc/rancher/k3s/config.yaml"), /^token: token-/m);
+        assert.match(await m.exec("cat /etc/rancher/k3s/config.yaml"), /^token: [A-Za-z0-9]{48}$/m);
         const outputs = r.outputs as { hosts: Record<string, Record<string, string>>; kubeconfig: string };
         assert.equal(outputs.hosts["server-1"].arch, "amd64");
         assert.equal(outputs.hosts["server-1"].buildkitSha256, mirror.buildkitSha256);
@@ -95,9 +100,14 @@ describe("one server over SSH, as a sudo user", () => {
     it("a second run with no change runs no step and touches nothing", async () => {
         const before = await hostState(m);
         const pids = await m.exec("systemctl show -p MainPID --value k3s.service buildkit.service");
+        const preview = await engine.preview(stackFor([m], mirror), ["sshPrivateKey"], true);
+        assert.equal(preview.status, 0, `pulumi preview --expect-no-changes failed:\n${preview.log.slice(-3000)}`);
+        const sessions = m.commandLines().length;
         const r = await engine.up(stackFor([m], mirror), ["sshPrivateKey"]);
         assert.deepEqual(r.failures, []);
         assert.deepEqual(r.executed, []);
+        assert.equal(m.commandLines().length, sessions, "pulumi up opened no SSH session");
+        console.log(`# no change: preview --expect-no-changes ${JSON.stringify(preview.ops)}; up ${JSON.stringify(r.ops)}, 0 SSH sessions`);
         assert.equal(await hostState(m), before);
         assert.equal(await m.exec("systemctl show -p MainPID --value k3s.service buildkit.service"), pids);
     });
@@ -277,10 +287,8 @@ describe("one server over SSH, as a sudo user", () => {
         const rebuilt = `${k3sFixture(K3S_UPGRADE)}# rebuilt under the same version\n`;
         const sha = createHash("sha256").update(rebuilt).digest("hex");
         mirror.put(`k3s/${K3S_UPGRADE}/k3s`, rebuilt);
-        const r = await engine.up(
-            stackFor([m], mirror, { ...mirrorB, k3s: { ...k3sMirror(), version: K3S_UPGRADE, sha256: { amd64: sha } } }),
-            ["sshPrivateKey"],
-        );
+        last = stackFor([m], mirror, { ...mirrorB, k3s: { ...k3sMirror(), version: K3S_UPGRADE, sha256: { amd64: sha } } });
+        const r = await engine.up(last, ["sshPrivateKey"]);
         assert.deepEqual(r.failures, []);
         assert.deepEqual(r.executed.filter((n) => n.includes("k3s")).sort(), [
             "server-1-k3s",
@@ -306,12 +314,57 @@ describe("one server over SSH, as a sudo user", () => {
         assert.match(afterBoot[afterBoot.length - 1], new RegExp(`sha256=${sha}$`));
     });
 
+    it("SSH key rotation: the next up runs nothing on the host (no install step, no restart, no rebuild); later runs use the new key", async () => {
+        const rotated = generateKey(mkdtempSync(join(tmpdir(), "k3sbk-rotated-")), "rotated");
+        await m.exec(`echo '${rotated.publicKey}' >> /home/builder/.ssh/authorized_keys`);
+        const config = { ...last, sshPrivateKey: rotated.privateKey };
+        const preview = await engine.preview(config, ["sshPrivateKey"]);
+        const before = await hostState(m);
+        const pids = await m.exec("systemctl show -p MainPID --value k3s.service buildkit.service");
+        const sessions = m.commandLines().length;
+        const r = await engine.up(config, ["sshPrivateKey"]);
+        assert.deepEqual(r.failures, []);
+        assert.equal(m.commandLines().length, sessions, "the rotation opened no SSH session: no step ran");
+        assert.equal(await m.exec("systemctl show -p MainPID --value k3s.service buildkit.service"), pids, "nothing restarted");
+        assert.deepEqual(stateDiff(before, await hostState(m)), { removed: [], added: [] });
+        assert.deepEqual(r.ops.replace ?? 0, 0, "nothing replaced");
+        console.log(
+            `# key rotation: preview ${JSON.stringify(preview.ops)} (${preview.executed.length} to update: ${preview.executed.join(", ")}); up ${JSON.stringify(r.ops)}, 0 SSH sessions`,
+        );
+        // Only the new key opens the door from here on: the refresh and the destroy below use it.
+        await m.exec(
+            `grep -vxF '${m.clientKey.publicKey}' /home/builder/.ssh/authorized_keys > /tmp/ak; cat /tmp/ak > /home/builder/.ssh/authorized_keys`,
+        );
+        assert.deepEqual(await engine.refresh(), [], "a refresh with the new key finds no drift");
+        sentinels.push(m.clientKey.privateKey, rotated.privateKey);
+    });
+
+    it("secrets in state: the exported state and every CLI output hold no secret value in plain text", async () => {
+        const token = /^token: (\S+)$/m.exec(await m.exec("cat /etc/rancher/k3s/config.yaml"))?.[1] ?? "";
+        assert.match(token, /^[A-Za-z0-9]{48}$/);
+        const state = await engine.exportState();
+        assert.ok(state.includes('"type": "pulumi-nodejs:dynamic/k3s-buildkit:HostStep"'), "the state is the program's");
+        for (const secret of [token, ...sentinels]) {
+            // A private key is checked by its base64 body, line by line.
+            for (const piece of secret.split("\n").filter((l) => l.length >= 16 && !l.startsWith("-----"))) {
+                assert.ok(!state.includes(piece), `a secret is in the state in plain text: ${piece.slice(0, 8)}…`);
+                assert.ok(!engine.transcript().includes(piece), `a secret is in the CLI's output: ${piece.slice(0, 8)}…`);
+            }
+        }
+        console.log(
+            `# secrets in state: ${sentinels.length + 1} secret values, none in ${state.length} bytes of state or ${engine.transcript().length} bytes of CLI output`,
+        );
+    });
+
     it("destroy returns the host to its state before the install", async () => {
         const ran = await engine.destroy();
         assert.ok(
             ran.includes("server-1-k3s-install") && ran.includes("server-1-buildkit-install") && ran.includes("server-1-nerdctl-install"),
         );
-        assert.deepEqual(stateDiff(pristine, await hostState(m)), { removed: [], added: [] });
+        // The one file this test changed itself: the rotated key in builder's authorized_keys.
+        const ours = (l: string) => !l.startsWith("/home/builder/.ssh/authorized_keys ");
+        const left = stateDiff(pristine, await hostState(m));
+        assert.deepEqual({ removed: left.removed.filter(ours), added: left.added.filter(ours) }, { removed: [], added: [] });
         assert.equal(
             await m.exec("systemctl --failed --no-legend --plain | grep -E 'buildkit|k3s' || true"),
             "",
