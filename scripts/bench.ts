@@ -27,8 +27,7 @@ export function benchStack(n: number, over: Record<string, unknown> = {}): Recor
 }
 
 /** Resources that run a step on a host (one SSH session each on a fresh install); FirstServer only records. */
-const isRemoteStep = (r: RecordedWithDeps) =>
-    r.type.startsWith("pulumi-nodejs:dynamic/k3s-buildkit:") && !r.type.endsWith(":FirstServer") && !r.type.endsWith(":K3sToken");
+const isRemoteStep = (r: RecordedWithDeps) => r.type.startsWith("pulumi-nodejs:dynamic/k3s-buildkit:") && !r.type.endsWith(":FirstServer");
 
 /** Longest chain of remote steps through explicit dependencies (and parents' dependencies). */
 function criticalPath(rs: RecordedWithDeps[]): { length: number; chain: string[] } {

@@ -7,7 +7,7 @@
 import { randomInt } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { type HostConnection, transportTarget } from "./connection";
-import type { TransportTarget } from "./runner";
+import { targetIdentity, type TransportTarget } from "./runner";
 import { renderScript } from "./shell";
 import { runScript } from "./transport";
 
@@ -46,15 +46,15 @@ export function parseToken(out: string): string | undefined {
     return /^[A-Za-z0-9]{16,}$/.test(t) ? t : undefined;
 }
 
-const tokenProvider: pulumi.dynamic.ResourceProvider<TokenInputs, TokenState> = {
+/** The provider; exported for tests. */
+export const tokenProvider: pulumi.dynamic.ResourceProvider<TokenInputs, TokenState> = {
     async diff(_id, olds, news) {
-        // Nothing but the length makes a new token; a new key or address only updates state.
+        // Only the length makes a new token. New credentials for the same server update state (so a
+        // rotated-out key leaves it); another first server changes nothing: the token was read once.
         const replace = olds.length !== news.length;
-        const changes =
-            replace ||
-            JSON.stringify({ ...olds, result: undefined, adopted: undefined }) !==
-                JSON.stringify({ ...news, result: undefined, adopted: undefined });
-        return { changes, replaces: replace ? ["length"] : [] };
+        const sameHost = JSON.stringify(targetIdentity(olds.target)) === JSON.stringify(targetIdentity(news.target));
+        const credentials = sameHost && JSON.stringify(olds.target) !== JSON.stringify(news.target);
+        return { changes: replace || credentials || olds.providerVersion !== news.providerVersion, replaces: replace ? ["length"] : [] };
     },
     async create(inputs) {
         const found = parseToken(await runScript(inputs.target, readTokenScript(inputs.configPath), "reading the k3s token"));
@@ -64,7 +64,8 @@ const tokenProvider: pulumi.dynamic.ResourceProvider<TokenInputs, TokenState> = 
         };
     },
     async update(_id, olds, news) {
-        return { outs: { ...news, result: olds.result, adopted: olds.adopted } };
+        const sameHost = JSON.stringify(targetIdentity(olds.target)) === JSON.stringify(targetIdentity(news.target));
+        return { outs: { ...news, target: sameHost ? news.target : olds.target, result: olds.result, adopted: olds.adopted } };
     },
 };
 

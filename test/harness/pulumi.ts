@@ -27,6 +27,8 @@ export interface RunReport {
     readonly deleted: string[];
     /** The CLI's own output (stdout and stderr). */
     readonly log: string;
+    /** Names of resources the engine replaced (or, in a preview, would replace). */
+    readonly replaced: string[];
     /** Steps by operation, as the engine counted them (`create`, `same`, `update`, …). */
     readonly ops: Record<string, number>;
 }
@@ -219,30 +221,25 @@ export class PulumiCli {
 
     /** `pulumi refresh --yes`: the names of the resources whose state the refresh changed. */
     async refresh(): Promise<string[]> {
-        const r = await this.run(["refresh", "--yes", "--skip-preview"], join(this.dir, "refresh.events"));
-        if (r.status !== 0) throw new Error(`pulumi refresh failed:\n${r.out.slice(-6000)}`);
-        this.lastLog = r.out;
-        return r.events
-            .map((e) => e.resOutputsEvent?.metadata)
-            .filter((m): m is NonNullable<typeof m> => m !== undefined && m.op === "update" && !COMPONENT.test(m.type))
-            .map((m) => urnName(m.urn));
+        return this.stepsOf("refresh", "update");
     }
-
-    /** The output of the last refresh. */
-    lastLog = "";
 
     /** `pulumi destroy --yes`: the names of the resources the engine deleted. */
     async destroy(): Promise<string[]> {
-        const r = await this.run(["destroy", "--yes", "--skip-preview"], join(this.dir, "destroy.events"));
-        if (r.status !== 0) throw new Error(`pulumi destroy failed:\n${r.out.slice(-6000)}`);
-        this.lastLog = r.out;
+        return this.stepsOf("destroy", "delete");
+    }
+
+    /** Runs `pulumi <verb> --yes`; the names of the (non-component) resources whose step was `op`. */
+    private async stepsOf(verb: "refresh" | "destroy", op: string): Promise<string[]> {
+        const r = await this.run([verb, "--yes", "--skip-preview"], join(this.dir, `${verb}.events`));
+        if (r.status !== 0) throw new Error(`pulumi ${verb} failed:\n${r.out.slice(-6000)}`);
         return r.events
             .map((e) => e.resOutputsEvent?.metadata)
-            .filter((m): m is NonNullable<typeof m> => m !== undefined && m.op === "delete" && !COMPONENT.test(m.type))
+            .filter((m): m is NonNullable<typeof m> => m !== undefined && m.op === op && !COMPONENT.test(m.type))
             .map((m) => urnName(m.urn));
     }
 
-    /** `pulumi stack export --show-secrets=false`: the state as stored. */
+    /** `pulumi stack export`: the state as stored (secrets encrypted). */
     async exportState(): Promise<string> {
         return (await this.cli(["stack", "export", "--stack", this.stack], true)).out;
     }
@@ -257,6 +254,7 @@ export class PulumiCli {
     private report(events: EngineEvent[], log: string, status: number): Omit<RunReport, "outputs"> {
         const executed: string[] = [];
         const deleted: string[] = [];
+        const replaced: string[] = [];
         const ops: Record<string, number> = {};
         for (const e of events) {
             const m = e.resOutputsEvent?.metadata;
@@ -266,6 +264,7 @@ export class PulumiCli {
                 executed.push(urnName(m.urn));
             }
             if (m.op === "delete") deleted.push(urnName(m.urn));
+            if (m.op === "replace") replaced.push(urnName(m.urn));
         }
         const failures = events
             .map((e) => e.diagnosticEvent)
@@ -274,7 +273,7 @@ export class PulumiCli {
             // The stack's summary line ("update failed") repeats what the resources said.
             .filter((f) => !/^update failed$/.test(f.message));
         if (status !== 0 && failures.length === 0) failures.push({ name: "(program)", message: log.slice(-4000) });
-        return { executed, failures, deleted, log, ops };
+        return { executed, failures, deleted, replaced, log, ops };
     }
 
     /** Removes the backend and the stack file. */

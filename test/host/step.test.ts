@@ -22,7 +22,7 @@ import {
     stepRerun,
 } from "../../components/host/step-provider";
 import { execScript } from "../../components/host/transport";
-import { generateToken, parseToken, readTokenScript } from "../../components/host/token";
+import { generateToken, parseToken, readTokenScript, tokenProvider } from "../../components/host/token";
 import { isSecretValue, recordingMocks, settle } from "../../scripts/evaluate";
 
 const ssh: HostConnection = {
@@ -197,6 +197,24 @@ describe("k3s token", () => {
         const a = generateToken(48);
         assert.match(a, /^[A-Za-z0-9]{48}$/);
         assert.notEqual(a, generateToken(48));
+    });
+
+    it("only the length makes a new token; new credentials update state; another first server changes nothing", async () => {
+        const olds = {
+            target: sshTarget(),
+            configPath: "/etc/rancher/k3s/config.yaml",
+            length: 48,
+            providerVersion: "1",
+            result: "t",
+            adopted: false,
+        };
+        const diff = (over: Record<string, unknown>) => tokenProvider.diff!("k3s-token", olds, { ...olds, ...over });
+        assert.deepEqual(await diff({}), { changes: false, replaces: [] });
+        assert.deepEqual(await diff({ target: sshTarget({ privateKey: "KEY-2" }) }), { changes: true, replaces: [] });
+        assert.deepEqual(await diff({ target: sshTarget({ host: "10.0.0.9" }) }), { changes: false, replaces: [] });
+        assert.deepEqual(await diff({ length: 64 }), { changes: true, replaces: ["length"] });
+        const updated = await tokenProvider.update!("k3s-token", olds, { ...olds, target: sshTarget({ privateKey: "KEY-2" }) });
+        assert.equal(updated.outs?.result, "t", "the token is kept");
     });
 
     it("an existing token is read off the server's config.yaml (plain or quoted); anything else is not adopted", async () => {

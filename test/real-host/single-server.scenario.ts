@@ -329,7 +329,7 @@ describe("one server over SSH, as a sudo user", () => {
         assert.deepEqual(stateDiff(before, await hostState(m)), { removed: [], added: [] });
         assert.deepEqual(r.ops.replace ?? 0, 0, "nothing replaced");
         console.log(
-            `# key rotation: preview ${JSON.stringify(preview.ops)} (${preview.executed.length} to update: ${preview.executed.join(", ")}); up ${JSON.stringify(r.ops)}, 0 SSH sessions`,
+            `# key rotation: preview ${JSON.stringify(preview.ops)} (${preview.executed.length} to update; would replace: ${preview.replaced.join(", ")}); up ${JSON.stringify(r.ops)}, 0 SSH sessions`,
         );
         // Only the new key opens the door from here on: the refresh and the destroy below use it.
         await m.exec(
@@ -347,8 +347,8 @@ describe("one server over SSH, as a sudo user", () => {
         for (const secret of [token, ...sentinels]) {
             // A private key is checked by its base64 body, line by line.
             for (const piece of secret.split("\n").filter((l) => l.length >= 16 && !l.startsWith("-----"))) {
-                assert.ok(!state.includes(piece), `a secret is in the state in plain text: ${piece.slice(0, 8)}…`);
-                assert.ok(!engine.transcript().includes(piece), `a secret is in the CLI's output: ${piece.slice(0, 8)}…`);
+                assert.ok(!state.includes(piece), `a secret (${piece.length} characters) is in the state in plain text`);
+                assert.ok(!engine.transcript().includes(piece), `a secret (${piece.length} characters) is in the CLI's output`);
             }
         }
         console.log(
