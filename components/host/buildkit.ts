@@ -93,10 +93,11 @@ export class BuildkitHost extends pulumi.ComponentResource {
                         BUILDKIT_BASE_URL: settings.downloadBaseUrl,
                         ARCH: arch,
                         BUILDKIT_SHA256: expected,
+                        BUILDKIT_ROOT: settings.root,
                         ...proxyEnv,
                     }),
                 ),
-                delete: hostScript("buildkit-uninstall"),
+                delete: hostScript("buildkit-uninstall", { BUILDKIT_ROOT: settings.root }),
             },
             { ...child, deleteBeforeReplace: true },
         );

@@ -73,6 +73,9 @@ export function buildkitServiceUnit(k3sUnit: string, environmentFile = false): U
                 // that exit is a success, so stops and restarts do not leave the unit failed. Any exit
                 // while it should run is restarted.
                 ["SuccessExitStatus", "1"],
+                // buildkitd opens its OpenTelemetry socket beside the main one and leaves it behind when
+                // it stops (real BuildKit does; the socket unit only removes its own).
+                ["ExecStopPost", "/bin/rm -f -- /run/buildkit/otel-grpc.sock"],
                 ["Restart", "always"],
                 ["RestartSec", "2s"],
                 ["LimitNOFILE", "1048576"],

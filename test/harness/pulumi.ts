@@ -224,6 +224,9 @@ export class PulumiCli {
         return this.stepsOf("refresh", "update");
     }
 
+    /** The properties the last refresh found changed, by resource name (the engine's own diff). */
+    lastRefreshDiffs: Record<string, string[]> = {};
+
     /** `pulumi destroy --yes`: the names of the resources the engine deleted. */
     async destroy(): Promise<string[]> {
         return this.stepsOf("destroy", "delete");
@@ -233,10 +236,11 @@ export class PulumiCli {
     private async stepsOf(verb: "refresh" | "destroy", op: string): Promise<string[]> {
         const r = await this.run([verb, "--yes", "--skip-preview"], join(this.dir, `${verb}.events`));
         if (r.status !== 0) throw new Error(`pulumi ${verb} failed:\n${r.out.slice(-6000)}`);
-        return r.events
+        const steps = r.events
             .map((e) => e.resOutputsEvent?.metadata)
-            .filter((m): m is NonNullable<typeof m> => m !== undefined && m.op === op && !COMPONENT.test(m.type))
-            .map((m) => urnName(m.urn));
+            .filter((m): m is NonNullable<typeof m> => m !== undefined && m.op === op && !COMPONENT.test(m.type));
+        if (verb === "refresh") this.lastRefreshDiffs = Object.fromEntries(steps.map((m) => [urnName(m.urn), [...(m.diffs ?? [])].sort()]));
+        return steps.map((m) => urnName(m.urn));
     }
 
     /** `pulumi stack export`: the state as stored (secrets encrypted). */

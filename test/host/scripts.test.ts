@@ -87,6 +87,7 @@ const buildkitParams = (over: Record<string, ScriptParam> = {}): Record<string, 
     BUILDKIT_BASE_URL: mirror.buildkitBaseUrl,
     ARCH: "amd64",
     BUILDKIT_SHA256: "",
+    BUILDKIT_ROOT: "/data/buildkit",
     ...over,
 });
 const nerdctlParams = (): Record<string, ScriptParam> => ({
@@ -329,15 +330,15 @@ describe("BuildKit install script", () => {
         assert.equal(first.code, 0, first.stderr);
         assert.equal(first.stdout, `buildkit_sha256=${mirror.buildkitSha256}\n`);
         const files = snapshot();
-        // Every binary of the tarball (the fixture's carries two helpers of its buildctl, as real ones carry runc and qemu helpers).
+        // Every binary of the tarball: the two this release carries (built from the module: no runc or qemu helpers).
         assert.deepEqual(Object.keys(files).sort(), [
             "/usr/local/bin/buildctl",
-            "/usr/local/bin/buildctl-fixture-push",
-            "/usr/local/bin/buildctl-fixture-sync",
             "/usr/local/bin/buildkitd",
+            "/var/lib/k3s-buildkit/buildkit.created-dirs",
             "/var/lib/k3s-buildkit/buildkit.files",
             "/var/lib/k3s-buildkit/buildkit.installed",
         ]);
+        assert.ok(existsSync(join(root, "data/buildkit")), "BuildKit's state directory, created (and recorded) by the install");
         const requests = mirror.requests.length;
         const second = await run("buildkit-install", buildkitParams({ BUILDKIT_SHA256: mirror.buildkitSha256 }));
         assert.equal(second.code, 0, second.stderr);
@@ -366,11 +367,24 @@ describe("BuildKit install script", () => {
         assert.ok(existsSync(join(root, "usr/local/bin/buildctl")));
     });
 
-    it("uninstall removes exactly the installed binaries and keeps others", async () => {
+    it("uninstall removes exactly the installed binaries and keeps others; the state directory it created goes too", async () => {
         assert.equal((await run("buildkit-install", buildkitParams())).code, 0);
-        execFileSync("sh", ["-c", `printf x > ${join(root, "usr/local/bin/other-tool")}`]);
-        assert.equal((await run("buildkit-uninstall", {})).code, 0);
+        execFileSync("sh", [
+            "-c",
+            `printf x > ${join(root, "usr/local/bin/other-tool")}; mkdir -p ${join(root, "data/buildkit/runc-overlayfs")}; printf c > ${join(root, "data/buildkit/cache.db")}`,
+        ]);
+        assert.equal((await run("buildkit-uninstall", { BUILDKIT_ROOT: "/data/buildkit" })).code, 0);
         assert.deepEqual(Object.keys(snapshot()), ["/usr/local/bin/other-tool"]);
+        assert.equal(existsSync(join(root, "data")), false, "the build cache and the /data the install created are gone");
+    });
+
+    it("a state directory that was there before the install is kept by uninstall", async () => {
+        execFileSync("sh", ["-c", `mkdir -p ${join(root, "data/buildkit")}; printf mine > ${join(root, "data/buildkit/keep")}`]);
+        assert.equal((await run("buildkit-install", buildkitParams())).code, 0);
+        const r = await run("buildkit-uninstall", { BUILDKIT_ROOT: "/data/buildkit" });
+        assert.equal(r.code, 0);
+        assert.equal(readFileSync(join(root, "data/buildkit/keep"), "utf8"), "mine");
+        assert.deepEqual(Object.keys(snapshot()), ["/data/buildkit/keep"]);
     });
 
     it("a failed download leaves nothing behind", async () => {

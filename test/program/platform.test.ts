@@ -222,8 +222,14 @@ describe("host layer: children, inputs, dependencies", () => {
                 BUILDKIT_BASE_URL: "https://mirror.example.cn/buildkit",
                 ARCH: "amd64",
                 BUILDKIT_SHA256: "d".repeat(64),
+                BUILDKIT_ROOT: "/data/buildkit",
             }),
             "a pinned checksum wins over trust on first use",
+        );
+        assert.equal(
+            byName(recorded, "a1-buildkit-install").inputs.delete,
+            hostScript("buildkit-uninstall", { BUILDKIT_ROOT: "/data/buildkit" }),
+            "destroy removes BuildKit's root when its install created it",
         );
         assert.match(
             byName(recorded, "s1-nerdctl-install").inputs.create as string,

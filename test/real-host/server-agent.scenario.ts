@@ -90,7 +90,7 @@ describe("a server and an agent", () => {
             "notify",
             "the real installer's unit type",
         );
-        for (const m of [server, agent]) assert.equal(await m.exec("buildctl debug workers | tail -1"), "fixture-worker linux/amd64\n");
+        for (const m of [server, agent]) assert.match(await m.exec("buildctl debug workers | tail -1"), /^\S+\s+linux\/amd64/);
         const hosts = (r.outputs as { hosts: Record<string, { buildkitSha256: string }> }).hosts;
         assert.equal(
             hosts["agent-1"].buildkitSha256,

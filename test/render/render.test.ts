@@ -276,6 +276,7 @@ Wants=k3s.service
 [Service]
 ExecStart=/usr/local/bin/buildkitd --addr fd:// --config /etc/buildkit/buildkitd.toml
 SuccessExitStatus=1
+ExecStopPost=/bin/rm -f -- /run/buildkit/otel-grpc.sock
 Restart=always
 RestartSec=2s
 LimitNOFILE=1048576

@@ -2,9 +2,10 @@
 # tarball is checked against BUILDKIT_SHA256 when given (from config, or recorded by the first host:
 # trust on first use); its sha256 is printed either way. A mismatch stops before anything is installed.
 # Idempotent: a recorded install of the same version and checksum with all files present is kept.
-# Parameters: ROOT BUILDKIT_VERSION BUILDKIT_BASE_URL ARCH BUILDKIT_SHA256
+# Parameters: ROOT BUILDKIT_VERSION BUILDKIT_BASE_URL ARCH BUILDKIT_SHA256 BUILDKIT_ROOT
 bin_dir="$ROOT/usr/local/bin"
 manifest="$STATE_DIR/buildkit.files"
+
 recorded=$(read_state buildkit.installed)
 if [ -n "$recorded" ] && [ "${recorded% *}" = "$BUILDKIT_VERSION" ] && { [ -z "$BUILDKIT_SHA256" ] || [ "${recorded#* }" = "$BUILDKIT_SHA256" ]; }; then
   complete=true
@@ -25,6 +26,19 @@ tar -xzf "$WORK/$tarball" -C "$WORK/x"
 if [ ! -x "$WORK/x/bin/buildkitd" ] || [ ! -x "$WORK/x/bin/buildctl" ]; then
   echo "k3s-buildkit: $tarball has no bin/buildkitd and bin/buildctl" >&2
   exit 1
+fi
+# Remember whether this install creates BuildKit's state directory (and which of its ancestors), so
+# uninstall removes it then, and only then: a directory that was there before is not ours.
+if [ ! -f "$STATE_DIR/buildkit.created-dirs" ]; then
+  created=""
+  d="$ROOT$BUILDKIT_ROOT"
+  while [ ! -d "$d" ]; do
+    created="$d
+$created"
+    d=$(dirname -- "$d")
+  done
+  mkdir -p -- "$ROOT$BUILDKIT_ROOT"
+  write_state buildkit.created-dirs "$created"
 fi
 : >"$WORK/files"
 for f in "$WORK"/x/bin/*; do
