@@ -221,11 +221,31 @@ export class PulumiCli {
 
     /** `pulumi refresh --yes`: the names of the resources whose state the refresh changed. */
     async refresh(): Promise<string[]> {
-        return this.stepsOf("refresh", "update");
+        const before = await this.resourceOutputs();
+        const names = await this.stepsOf("refresh", "update");
+        const after = await this.resourceOutputs();
+        this.lastRefreshDiffs = Object.fromEntries(
+            names.map((n) => {
+                const [a, b] = [before.get(n) ?? {}, after.get(n) ?? {}];
+                const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+                return [n, keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort()];
+            }),
+        );
+        return names;
     }
 
-    /** The properties the last refresh found changed, by resource name (the engine's own diff). */
+    /** The output properties the last refresh changed in state, by resource name. */
     lastRefreshDiffs: Record<string, string[]> = {};
+
+    /** Every resource's outputs in state, by name (secrets decrypted in memory: compared, never printed). */
+    private async resourceOutputs(): Promise<Map<string, Record<string, unknown>>> {
+        const r = await this.cli(["stack", "export", "--show-secrets", "--stack", this.stack], true);
+        this.outputsSeen.pop();
+        const doc = JSON.parse(r.out.slice(r.out.indexOf("{"))) as {
+            deployment: { resources?: { urn: string; outputs?: Record<string, unknown> }[] };
+        };
+        return new Map((doc.deployment.resources ?? []).map((x) => [urnName(x.urn), x.outputs ?? {}]));
+    }
 
     /** `pulumi destroy --yes`: the names of the resources the engine deleted. */
     async destroy(): Promise<string[]> {
@@ -239,7 +259,6 @@ export class PulumiCli {
         const steps = r.events
             .map((e) => e.resOutputsEvent?.metadata)
             .filter((m): m is NonNullable<typeof m> => m !== undefined && m.op === op && !COMPONENT.test(m.type));
-        if (verb === "refresh") this.lastRefreshDiffs = Object.fromEntries(steps.map((m) => [urnName(m.urn), [...(m.diffs ?? [])].sort()]));
         return steps.map((m) => urnName(m.urn));
     }
 
