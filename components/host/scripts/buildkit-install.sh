@@ -29,17 +29,7 @@ if [ ! -x "$WORK/x/bin/buildkitd" ] || [ ! -x "$WORK/x/bin/buildctl" ]; then
 fi
 # Remember whether this install creates BuildKit's state directory (and which of its ancestors), so
 # uninstall removes it then, and only then: a directory that was there before is not ours.
-if [ ! -f "$STATE_DIR/buildkit.created-dirs" ]; then
-  created=""
-  d="$ROOT$BUILDKIT_ROOT"
-  while [ ! -d "$d" ]; do
-    created="$d
-$created"
-    d=$(dirname -- "$d")
-  done
-  mkdir -p -- "$ROOT$BUILDKIT_ROOT"
-  write_state buildkit.created-dirs "$created"
-fi
+make_dir_recorded buildkit.created-dirs "$BUILDKIT_ROOT"
 : >"$WORK/files"
 for f in "$WORK"/x/bin/*; do
   name=$(basename -- "$f")

@@ -10,10 +10,7 @@ if [ -f "$STATE_DIR/buildkit.created-dirs" ]; then
   if [ -n "$BUILDKIT_ROOT" ] && [ "$BUILDKIT_ROOT" != / ] && grep -qxF -- "$ROOT$BUILDKIT_ROOT" "$STATE_DIR/buildkit.created-dirs"; then
     rm -rf -- "$ROOT$BUILDKIT_ROOT"
   fi
-  tac "$STATE_DIR/buildkit.created-dirs" | while IFS= read -r d; do
-    if [ -n "$d" ] && [ -d "$d" ]; then rmdir --ignore-fail-on-non-empty -- "$d"; fi
-  done
-  rm -f -- "$STATE_DIR/buildkit.created-dirs"
+  remove_recorded_dirs buildkit.created-dirs
 elif [ -d "$ROOT$BUILDKIT_ROOT" ]; then
   echo "k3s-buildkit: keeping $BUILDKIT_ROOT: it was there before BuildKit was installed" >&2
 fi

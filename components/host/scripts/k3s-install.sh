@@ -41,17 +41,7 @@ if [ ! -x "$bin_dir/k3s" ] || [ "$(sha256_of "$bin_dir/k3s")" != "$expected" ]; 
 fi
 
 # Remember which ancestors of the data dir this install creates, so uninstall can remove them again.
-if [ ! -f "$STATE_DIR/k3s.created-dirs" ]; then
-  created=""
-  d="$ROOT$K3S_DATA_DIR"
-  while [ ! -d "$d" ]; do
-    created="$d
-$created"
-    d=$(dirname -- "$d")
-  done
-  mkdir -p -- "$ROOT$K3S_DATA_DIR"
-  write_state k3s.created-dirs "$created"
-fi
+make_dir_recorded k3s.created-dirs "$K3S_DATA_DIR"
 
 images_dir="$ROOT$K3S_DATA_DIR/agent/images"
 if [ -n "$K3S_AIRGAP_IMAGES_URL" ]; then

@@ -10,12 +10,7 @@ fi
 rm -f -- "$ROOT/usr/local/bin/k3s" "$STATE_DIR/k3s.installed" "$STATE_DIR"/drained-* "$STATE_DIR"/restarted-*
 rm -rf -- "$ROOT$K3S_DATA_DIR/agent/images"
 # Directories our install created (the data dir's ancestors) and k3s's config dir, if now empty.
-if [ -f "$STATE_DIR/k3s.created-dirs" ]; then
-  tac "$STATE_DIR/k3s.created-dirs" | while IFS= read -r d; do
-    if [ -n "$d" ] && [ -d "$d" ]; then rmdir --ignore-fail-on-non-empty -- "$d"; fi
-  done
-  rm -f -- "$STATE_DIR/k3s.created-dirs"
-fi
+remove_recorded_dirs k3s.created-dirs
 for d in "$ROOT/etc/rancher/k3s" "$ROOT/etc/rancher"; do
   if [ -d "$d" ]; then rmdir --ignore-fail-on-non-empty -- "$d"; fi
 done

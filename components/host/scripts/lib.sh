@@ -50,6 +50,30 @@ read_state() { cat -- "$STATE_DIR/$1" 2>/dev/null || true; }
 WORK=$(mktemp -d)
 trap 'rm -rf -- "$WORK"' EXIT
 
+# make_dir_recorded NAME DIR: create DIR (under $ROOT) and, the first time, record in state NAME which
+# of DIR and its ancestors this created, outermost first, so remove_recorded_dirs can undo exactly that.
+make_dir_recorded() {
+  local created="" d="$ROOT$2"
+  if [ ! -f "$STATE_DIR/$1" ]; then
+    while [ ! -d "$d" ]; do
+      created="$d
+$created"
+      d=$(dirname -- "$d")
+    done
+    write_state "$1" "$created"
+  fi
+  mkdir -p -- "$ROOT$2"
+}
+
+# remove_recorded_dirs NAME: remove the directories state NAME records, innermost first, where empty.
+remove_recorded_dirs() {
+  [ -f "$STATE_DIR/$1" ] || return 0
+  tac "$STATE_DIR/$1" | while IFS= read -r d; do
+    if [ -n "$d" ] && [ -d "$d" ]; then rmdir --ignore-fail-on-non-empty -- "$d"; fi
+  done
+  rm -f -- "$STATE_DIR/$1"
+}
+
 # remove_state_dir: drop our state directory once nothing is left in it.
 remove_state_dir() {
   if [ -d "$STATE_DIR" ]; then rmdir --ignore-fail-on-non-empty -- "$STATE_DIR"; fi
