@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PulumiCli } from "../harness/pulumi";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
-import { k3sFixture, K3S_UPGRADE, type Mirror, startMirror } from "../fixtures/artifacts";
+import { BUILDKIT_UPGRADE, k3sFixture, K3S_UPGRADE, type Mirror, startMirror } from "../fixtures/artifacts";
 import { CriClient } from "../harness/cri";
 import { startRegistry } from "../fixtures/registry";
 import { hostState, stackFor, stateDiff, unitState } from "./common";
@@ -323,6 +323,27 @@ ${ctr} content get "$layer" > /tmp/layer; { gzip -dc /tmp/layer 2>/dev/null || c
         const afterBoot = (await m.exec("grep ' start ' /var/log/k3s-fixture.log")).trim().split("\n");
         assert.equal(afterBoot.length, starts.length + 1, "k3s started once more, at boot");
         assert.match(afterBoot[afterBoot.length - 1], new RegExp(`sha256=${sha}$`));
+    });
+
+    it("a BuildKit version bump installs the new release and restarts buildkitd onto it, and only BuildKit", async () => {
+        const k3sPid = await m.exec("systemctl show -p MainPID --value k3s.service");
+        const bkPid = await m.exec("systemctl show -p MainPID --value buildkit.service");
+        last = { ...last, buildkit: { downloadBaseUrl: mirror.buildkitBaseUrl, version: BUILDKIT_UPGRADE } };
+        const r = await engine.up(last, ["sshPrivateKey"]);
+        assert.deepEqual(r.failures, []);
+        assert.deepEqual(r.executed.sort(), ["server-1-buildkit", "server-1-buildkit-install", "server-1-buildkit-ready"]);
+        assert.equal(await m.exec("buildkitd --version"), `buildkitd github.com/moby/buildkit ${BUILDKIT_UPGRADE} \n`);
+        // The running daemon is the new binary: its own answer through the socket.
+        assert.match(
+            await m.exec("buildctl debug info"),
+            new RegExp(`BuildKit:\\s+github\\.com/moby/buildkit ${BUILDKIT_UPGRADE.replace(/\./g, "\\.")}`),
+        );
+        assert.notEqual(await m.exec("systemctl show -p MainPID --value buildkit.service"), bkPid, "BuildKit restarted");
+        assert.equal(await m.exec("systemctl show -p MainPID --value k3s.service"), k3sPid, "k3s untouched");
+        assert.equal(
+            (r.outputs as { hosts: Record<string, { buildkitVersion: string }> }).hosts["server-1"].buildkitVersion,
+            BUILDKIT_UPGRADE,
+        );
     });
 
     it("SSH key rotation: the next up runs nothing on the host (no install step, no restart, no rebuild); later runs use the new key", async () => {
