@@ -106,13 +106,14 @@ line pulumi-resource-pulumi-nodejs "v$sdk" "$state ($(took "$t"))"
 t=$(now)
 lh_mod=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
 fetch "$lh_mod" "v$sdk"
+lh_why="$lh_mod@v$sdk: not served"
 if [ -n "$mdir" ]; then
-  echo "engine: $lh_mod@v$sdk is served now: build it as the CLI is built (scripts/engine.sh does not yet)" >&2
+  lh_why="$lh_mod@v$sdk is served now: build it as the CLI is built (this script does not yet)"
 fi
 printf '#!/bin/sh\nexec %s --import %s %s "$@"\n' "$node_bin" "$root/node_modules/tsx/dist/loader.mjs" "$root/tools/engine/language-host.ts" \
   >"$out/bin/pulumi-language-nodejs"
 chmod 0755 "$out/bin/pulumi-language-nodejs"
-line pulumi-language-nodejs "v$sdk" "tools/engine/language-host.ts ($lh_mod@v$sdk: not served) ($(took "$t"))"
+line pulumi-language-nodejs "v$sdk" "tools/engine/language-host.ts ($lh_why) ($(took "$t"))"
 
 # --- resource providers the program's packages need -----------------------------------------------------
 for name in $(node -p "Object.keys(require('./package-lock.json').packages).filter(k=>/^node_modules\/@pulumi\/[a-z-]+$/.test(k)).map(k=>k.slice(21)).filter(n=>require('./node_modules/@pulumi/'+n+'/package.json').pulumi?.resource).join(' ')"); do

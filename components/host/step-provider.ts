@@ -3,10 +3,10 @@
  * SDK (see ./runner.ts).
  *
  * `HostStep`: one install step on a host: a script fed on stdin to the runner (create), and optionally
- * an undo script (delete). It replaces `@pulumi/command` for three reasons: a rotated SSH key must not
- * re-run every step (the command provider re-runs `create` on any `connection` change), the steps of a
- * host can share the provider process's connections, and the command plugin is one more binary to
- * fetch (air-gapped users, and machines where it cannot be had at all).
+ * an undo script (delete). It replaces `@pulumi/command`: a rotated SSH key must not re-run every step
+ * (the command provider re-runs `create` on any `connection` change), and the command plugin is one
+ * more binary to fetch (air-gapped users, and machines where it cannot be had at all). Each run opens
+ * its own connection today; running in one provider process, the steps of a host could share one.
  *
  * Semantics, as the program relies on them:
  * - a change of `create` or of the host's identity (kind, address, port, user, bastion) re-runs create;

@@ -19,6 +19,7 @@ const TOOLS = [
     "docker-registry",
     "htpasswd",
     "openssl",
+    "go",
 ];
 const dir = mkdtempSync(join(tmpdir(), "prereqs-"));
 chmodSync(dir, 0o755); // readable by the unprivileged user of the last case
@@ -47,6 +48,15 @@ describe("npm test's prerequisites check", () => {
         const r = run(pathWith(TOOLS));
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout + r.stderr, "");
+    });
+
+    it("without Go, stops at once saying what to install", () => {
+        const r = run(pathWith(TOOLS.filter((t) => t !== "go")));
+        assert.equal(r.status, 1);
+        assert.equal(
+            r.stderr,
+            "npm test: Go >= 1.26 is needed (the tests build BuildKit and the Pulumi CLI from Go modules): install it, see https://go.dev/doc/install\n",
+        );
     });
 
     it("as root, installs what is missing (says so in one line)", { skip: process.getuid?.() !== 0 ? "needs root" : false }, () => {

@@ -97,12 +97,19 @@ function serve(engineAddress: string): void {
                 stdio: ["ignore", "inherit", "inherit"],
             });
             running.add(child);
-            child.on("error", (e) => cb(null, resp.setError(`could not run the program: ${e.message}`)));
-            child.on("close", (code, signal) => {
+            // A failed spawn emits "error" and may still emit "close": answer once.
+            let answered = false;
+            const answer = (r: langproto.RunResponse) => {
+                if (answered) return;
+                answered = true;
                 running.delete(child);
-                if (code === 0) cb(null, resp);
-                else if (code === EXIT_ALREADY_REPORTED) cb(null, resp.setBail(true));
-                else cb(null, resp.setError(`Program exited with non-zero exit code: ${code ?? signal}`));
+                cb(null, r);
+            };
+            child.on("error", (e) => answer(resp.setError(`could not run the program: ${e.message}`)));
+            child.on("close", (code, signal) => {
+                if (code === 0) answer(resp);
+                else if (code === EXIT_ALREADY_REPORTED) answer(resp.setBail(true));
+                else answer(resp.setError(`Program exited with non-zero exit code: ${code ?? signal}`));
             });
         },
     };
