@@ -5,7 +5,8 @@
 # module proxy does not say which commit a tag is), packed in the release tarball layout
 # (bin/buildkitd, bin/buildctl) as buildkit-<version>.linux-<arch>.tar.gz. Cached by version in
 # $K3SBK_ENGINE_CACHE (default /var/cache/k3s-buildkit-engine): a second run takes a moment. Prints each
-# tarball's path on stdout, one progress line per version on stderr.
+# tarball's path on stdout, one progress line per version on stderr. Beside each tarball, image/ holds the
+# container image's entrypoint scripts from the module (hack/buildkitd-entrypoint, hack/with-cgroupfs-remount).
 set -euo pipefail
 [ $# -gt 0 ] || { echo "usage: $0 VERSION..." >&2; exit 2; }
 cache=${K3SBK_ENGINE_CACHE:-/var/cache/k3s-buildkit-engine}
@@ -47,6 +48,18 @@ for version in "$@"; do
     mv -f "$tarball.tmp" "$tarball"
     rm -rf "$work"
     state=built
+  fi
+  # The image's own entrypoint scripts (the privileged image runs hack/buildkitd-entrypoint, which may
+  # move buildkitd into a cgroup namespace): the tests run the in-cluster daemon's command line through
+  # them, as the image would. Not part of the release tarball.
+  if [ ! -d "$out/image" ]; then
+    src=$(go mod download -json "github.com/moby/buildkit@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    rm -rf "$out/image.tmp"
+    mkdir -p "$out/image.tmp/usr/bin"
+    for f in buildkitd-entrypoint with-cgroupfs-remount; do
+      if [ -f "$src/hack/$f" ]; then install -m 755 "$src/hack/$f" "$out/image.tmp/usr/bin/$f"; fi
+    done
+    mv "$out/image.tmp" "$out/image"
   fi
   ms=$((($(date +%s%N) - start) / 1000000))
   printf 'buildkit-release: buildkit %-8s %s (%d.%d s): %s\n' "$version" "$state" $((ms / 1000)) $((ms % 1000 / 100)) \

@@ -20,9 +20,9 @@ import {
     daemonLabels,
     dockerConfigJson,
     headlessServiceSpec,
-    serverSans,
     serviceSpec,
     statefulSetSpec,
+    tlsPlan,
 } from "./specs";
 
 export interface BuildkitDaemonArgs {
@@ -115,25 +115,28 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
         const inNs = { ...k, dependsOn: [namespace] };
         const meta = (n: string) => ({ name: n, namespace: ns, labels: { ...daemonLabels } });
 
-        // Mutual TLS: a CA, a server certificate for the Service names and 127.0.0.1, a client certificate.
+        // Mutual TLS, as tlsPlan() defines it: a CA, a server certificate, a client certificate.
         const t = { parent: this };
+        const plan = tlsPlan(ns);
         const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, t);
         const ca = new tls.SelfSignedCert(
             `${name}-ca`,
             {
                 privateKeyPem: caKey.privateKeyPem,
-                isCaCertificate: true,
-                validityPeriodHours: 24 * 365 * 5,
-                subject: { commonName: "k3s-buildkit buildkitd CA" },
-                allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+                isCaCertificate: plan.ca.isCa,
+                validityPeriodHours: plan.ca.validityHours,
+                subject: { commonName: plan.ca.commonName },
+                allowedUses: [...plan.ca.uses],
             },
             t,
         );
-        const issue = (id: string, commonName: string, uses: string[], sans?: { dnsNames: string[]; ipAddresses: string[] }) => {
+        const issue = (id: "server" | "client") => {
+            const p = plan[id];
             const key = new tls.PrivateKey(`${name}-${id}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, t);
+            const sans = p.sans === undefined ? {} : { dnsNames: [...p.sans.dnsNames], ipAddresses: [...p.sans.ipAddresses] };
             const csr = new tls.CertRequest(
                 `${name}-${id}-csr`,
-                { privateKeyPem: key.privateKeyPem, subject: { commonName }, ...(sans ?? {}) },
+                { privateKeyPem: key.privateKeyPem, subject: { commonName: p.commonName }, ...sans },
                 t,
             );
             const cert = new tls.LocallySignedCert(
@@ -142,16 +145,16 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
                     certRequestPem: csr.certRequestPem,
                     caPrivateKeyPem: caKey.privateKeyPem,
                     caCertPem: ca.certPem,
-                    validityPeriodHours: 24 * 365,
-                    earlyRenewalHours: 24 * 30,
-                    allowedUses: ["digital_signature", "key_encipherment", ...uses],
+                    validityPeriodHours: p.validityHours,
+                    earlyRenewalHours: p.earlyRenewalHours,
+                    allowedUses: [...p.uses],
                 },
                 t,
             );
             return { key: pulumi.secret(key.privateKeyPem), cert: cert.certPem };
         };
-        const server = issue("server", `${DAEMON_NAME}.${ns}.svc`, ["server_auth"], serverSans(ns));
-        const client = issue("client", "k3s-buildkit client", ["client_auth"]);
+        const server = issue("server");
+        const client = issue("client");
         const tlsSecret = (id: string, secretName: string, pair: { key: pulumi.Output<string>; cert: pulumi.Output<string> }) =>
             new k8s.core.v1.Secret(
                 `${name}-${id}-tls`,

@@ -87,6 +87,10 @@ export function statefulSetSpec(i: StatefulSetInputs): k8s.types.input.apps.v1.S
     const caItems = Object.entries(i.registries)
         .filter(([, r]) => r.ca !== undefined)
         .map(([host]) => ({ key: caKey(host), path: `certs/${host}/ca.pem` }));
+    // Each pod's state in its own hostPath subdirectory; the rootless daemon's apart from the privileged
+    // one's: a privileged daemon leaves root-owned state (runc-overlayfs/…) the rootless one (uid 1000)
+    // cannot open, so switching modes on a node would crash it. (The privileged state stays on the node.)
+    const subPathExpr = rootless ? "$(POD_NAME)-rootless" : "$(POD_NAME)";
     const container: k8s.types.input.core.v1.Container = {
         name: DAEMON_NAME,
         image: i.image,
@@ -121,7 +125,7 @@ export function statefulSetSpec(i: StatefulSetInputs): k8s.types.input.apps.v1.S
             ...Object.entries(i.proxyEnv ?? {}).map(([name, value]) => ({ name, value })),
         ],
         volumeMounts: [
-            { name: "state", mountPath: root, ...(pvc ? {} : { subPathExpr: "$(POD_NAME)" }) },
+            { name: "state", mountPath: root, ...(pvc ? {} : { subPathExpr }) },
             { name: "config", mountPath: CONFIG_DIR, readOnly: true },
             { name: "certs", mountPath: CERTS_DIR, readOnly: true },
         ],
@@ -144,7 +148,7 @@ export function statefulSetSpec(i: StatefulSetInputs): k8s.types.input.apps.v1.S
                       command: ["sh", "-c", `chown 1000:1000 ${root}`],
                       securityContext: { runAsUser: 0, runAsGroup: 0 },
                       env: container.env,
-                      volumeMounts: [{ name: "state", mountPath: root, subPathExpr: "$(POD_NAME)" }],
+                      volumeMounts: [{ name: "state", mountPath: root, subPathExpr }],
                   },
               ]
             : [];
@@ -224,6 +228,45 @@ export function serverSans(namespace: string): { dnsNames: string[]; ipAddresses
             "localhost",
         ],
         ipAddresses: ["127.0.0.1"],
+    };
+}
+
+/** A key usage as `@pulumi/tls` names it (`allowedUses`). */
+export type CertUse = "cert_signing" | "crl_signing" | "digital_signature" | "key_encipherment" | "server_auth" | "client_auth";
+
+/** One certificate of the daemon's mutual TLS: an ECDSA P-256 key, signed by the CA (or by itself, for the CA). */
+export interface CertPlan {
+    readonly commonName: string;
+    readonly validityHours: number;
+    /** Re-issued this long before it expires (0: only at expiry). */
+    readonly earlyRenewalHours: number;
+    readonly uses: readonly CertUse[];
+    readonly isCa: boolean;
+    readonly sans?: { readonly dnsNames: readonly string[]; readonly ipAddresses: readonly string[] };
+}
+
+/**
+ * The daemon's mutual TLS: a CA, a server certificate for the Service names and 127.0.0.1, a client
+ * certificate for build Jobs and workstations. The component issues exactly these (with `@pulumi/tls`);
+ * the real-host tests issue them with openssl from this same plan and run the daemon on them.
+ */
+export function tlsPlan(namespace: string): { readonly ca: CertPlan; readonly server: CertPlan; readonly client: CertPlan } {
+    const leaf = { validityHours: 24 * 365, earlyRenewalHours: 24 * 30, isCa: false } as const;
+    return {
+        ca: {
+            commonName: "k3s-buildkit buildkitd CA",
+            validityHours: 24 * 365 * 5,
+            earlyRenewalHours: 0,
+            uses: ["cert_signing", "crl_signing", "digital_signature"],
+            isCa: true,
+        },
+        server: {
+            ...leaf,
+            commonName: `${DAEMON_NAME}.${namespace}.svc`,
+            uses: ["digital_signature", "key_encipherment", "server_auth"],
+            sans: serverSans(namespace),
+        },
+        client: { ...leaf, commonName: "k3s-buildkit client", uses: ["digital_signature", "key_encipherment", "client_auth"] },
     };
 }
 

@@ -55,7 +55,11 @@ export const buildkit = obj(
                     }),
                 ),
             },
-            { description: "BuildKit GC (v0.17+ keys).", default: {} },
+            {
+                description:
+                    "BuildKit GC (v0.17+ keys). Sizes are binary: BuildKit reads 1GB as 1024³ bytes; a percentage is of the disk BuildKit's root is on.",
+                default: {},
+            },
         ),
         debug: bool({ description: "buildkitd debug logging.", default: false }),
         extraConfig: json({

@@ -105,7 +105,9 @@ export class BuildkitHost extends pulumi.ComponentResource {
 
         const toml = renderBuildkitdToml(hostBuildkitdModel(settings, args.registries));
         const socketUnit = renderUnit(buildkitSocketUnit("root"));
-        const serviceUnit = renderUnit(buildkitServiceUnit(args.k3sUnit, withProxy));
+        const serviceUnit = renderUnit(
+            buildkitServiceUnit(args.k3sUnit, withProxy, { root: settings.root, namespace: settings.containerdNamespace }),
+        );
         const envFile = renderEnvFile(proxyEnv);
         const caFiles = Object.entries(args.registries)
             .filter(([, r]) => r.ca !== undefined)

@@ -51,8 +51,26 @@ export function buildkitSocketUnit(group: string): UnitModel {
 /** Where the host daemon's proxy variables live (0600: a proxy URL may carry a password). */
 export const BUILDKIT_ENV_PATH = "/etc/buildkit/buildkit.env";
 
-/** buildkit.service; `environmentFile`: read its variables (the proxy) from {@link BUILDKIT_ENV_PATH}. */
-export function buildkitServiceUnit(k3sUnit: string, environmentFile = false): UnitModel {
+/**
+ * The command BuildKit starts with first: when the containerd namespace it last ran on differs from
+ * `namespace`, its containerd worker's records (`<root>/containerd-*`) are removed. Those records name
+ * snapshots of the namespace they were made in; in another one every cached step fails ("parent snapshot
+ * … does not exist"). The namespace is a containerd name ([A-Za-z0-9._-]) and the root an absolute path
+ * checked by the config, so neither needs quoting beyond the single quotes; `$$` is systemd's `$`.
+ */
+export function namespaceGuard(root: string, namespace: string): string {
+    return (
+        `/bin/sh -c 'marker=${root}/.containerd-namespace; ` +
+        `if [ -f "$$marker" ] && [ "$$(cat "$$marker")" != ${namespace} ]; then rm -rf ${root}/containerd-*; fi; ` +
+        `mkdir -p ${root} && printf "%%s\\n" ${namespace} > "$$marker"'`
+    );
+}
+
+/**
+ * buildkit.service; `environmentFile`: read its variables (the proxy) from {@link BUILDKIT_ENV_PATH};
+ * `worker`: BuildKit's root and containerd namespace, for {@link namespaceGuard}.
+ */
+export function buildkitServiceUnit(k3sUnit: string, environmentFile = false, worker?: { root: string; namespace: string }): UnitModel {
     return [
         [
             "Unit",
@@ -68,6 +86,7 @@ export function buildkitServiceUnit(k3sUnit: string, environmentFile = false): U
             "Service",
             [
                 ...(environmentFile ? [["EnvironmentFile", BUILDKIT_ENV_PATH] as [string, string]] : []),
+                ...(worker === undefined ? [] : [["ExecStartPre", namespaceGuard(worker.root, worker.namespace)] as [string, string]]),
                 ["ExecStart", `/usr/local/bin/buildkitd --addr fd:// --config ${BUILDKIT_CONFIG_PATH}`],
                 // buildkitd exits 1 after a clean stop on SIGTERM ("got 1 SIGTERM/SIGINTs, forcing shutdown"):
                 // that exit is a success, so stops and restarts do not leave the unit failed. Any exit

@@ -316,7 +316,11 @@ describe("BuildkitDaemon (rootless)", () => {
             appArmorProfile: { type: "Unconfined" },
         });
         assert.deepEqual(sts.spec.template.spec.securityContext, { fsGroup: 1000 });
-        assert.deepEqual(c.volumeMounts[0], { name: "state", mountPath: "/home/user/.local/share/buildkit", subPathExpr: "$(POD_NAME)" });
+        assert.deepEqual(c.volumeMounts[0], {
+            name: "state",
+            mountPath: "/home/user/.local/share/buildkit",
+            subPathExpr: "$(POD_NAME)-rootless",
+        });
         const init = sts.spec.template.spec.initContainers?.[0] as unknown as { command: string[]; securityContext: unknown };
         assert.deepEqual(init.command, ["sh", "-c", "chown 1000:1000 /home/user/.local/share/buildkit"]);
         assert.deepEqual(init.securityContext, { runAsUser: 0, runAsGroup: 0 });

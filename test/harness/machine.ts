@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,8 +29,16 @@ const PACKAGES = [
     "curl",
     "ca-certificates",
     "procps",
-    // Debian's containerd: the k3s fixture runs it as k3s's embedded containerd.
+    // Debian's containerd: the k3s fixture runs it as k3s's embedded containerd; runc runs a build's RUN
+    // steps (the host daemon's containerd worker, the in-cluster daemon's OCI worker).
     "containerd",
+    "runc",
+    // The in-cluster daemon's rootless mode (the rootless image's entrypoint is rootlesskit), git for
+    // BuildKit's git contexts and the test's git daemon, a static busybox for the offline base image.
+    "rootlesskit",
+    "uidmap",
+    "git",
+    "busybox-static",
 ];
 const MIRROR = process.env.K3SBK_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
 const CACHE_DIR = process.env.K3SBK_CACHE_DIR ?? "/var/cache/k3s-buildkit-test";
@@ -218,6 +226,26 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
         if (user !== "root") sh("chroot", [root, "chown", "-R", `${user}:${user}`, `${home}/.ssh`]);
     }
     writeFileSync(join(root, "etc/hostname"), `${name}\n`);
+    // On a host with legacy (v1) cgroups, nspawn mounts the controllers read-only, and runc could not
+    // make a build step's cgroup (RUN fails: "mkdir /sys/fs/cgroup/cpuset/buildkit: read-only file
+    // system"). A real host's containerd can; so can this machine's, once they are remounted writable
+    // (the machine's view is its own cgroup namespace).
+    writeFileSync(
+        join(root, "usr/local/sbin/cgroup-controllers-rw"),
+        '#!/bin/sh\nfor d in /sys/fs/cgroup/*; do\n  if [ "$(stat -fc %T "$d")" = cgroupfs ] && [ ! -w "$d" ]; then mount -o remount,bind,rw "$d"; fi\ndone\n',
+        { mode: 0o755 },
+    );
+    writeFileSync(
+        join(root, "etc/systemd/system/cgroup-controllers-rw.service"),
+        "[Unit]\nDescription=cgroup v1 controllers writable (test harness)\nDefaultDependencies=no\nBefore=sysinit.target\n" +
+            "ConditionPathIsDirectory=/sys/fs/cgroup/cpuset\n\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/cgroup-controllers-rw\n\n" +
+            "[Install]\nWantedBy=sysinit.target\n",
+    );
+    mkdirSync(join(root, "etc/systemd/system/sysinit.target.wants"), { recursive: true });
+    symlinkSync(
+        "/etc/systemd/system/cgroup-controllers-rw.service",
+        join(root, "etc/systemd/system/sysinit.target.wants/cgroup-controllers-rw.service"),
+    );
     writeFileSync(join(root, "etc/hosts"), `127.0.0.1 localhost\n127.0.1.1 ${name}\n::1 localhost ip6-localhost ip6-loopback\n`);
     const log = join(dir, "console.log");
     const logChunks: Buffer[] = [];
@@ -236,6 +264,9 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
                 "--keep-unit",
                 `--machine=${name}-${port}`,
                 "--console=pipe",
+                // nspawn's seccomp filter refuses the keyring calls; runc makes a session keyring for
+                // every container it starts (a build's RUN step), as on any real host.
+                "--system-call-filter=add_key keyctl request_key",
                 ...(options.bindRepo === true ? [`--bind-ro=${REPO_ROOT}:/repo`, `--bind-ro=${process.execPath}:/usr/local/bin/node`] : []),
                 ...(options.privateNetwork === undefined ? [] : [`--network-veth-extra=${options.privateNetwork.hostInterface}:eth0`]),
             ],
