@@ -9,9 +9,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
-import { diffRuns, type RecordedWithDeps, restartWindows, runPlatform, schedule } from "./evaluate";
-
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVATE KEY-----\n";
+import { FAKE_SSH_KEY as KEY, diffRuns, type RecordedWithDeps, restartWindows, runPlatform, schedule } from "../tools/evaluate";
 
 /** A stack of `n` hosts: one server, n-1 agents. */
 export function benchStack(n: number, over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -131,7 +129,7 @@ async function main(): Promise<void> {
     }
     const grown = await run({ ...base, hosts: [...(base.hosts as unknown[]), { name: "agent-2", role: "agent", address: "10.0.0.9" }] });
     line("blast radius: adding an agent", count(diffRuns(a, grown)));
-    // Rolling restarts: the engine's order for a k3s bump on 3 servers + 2 agents (scripts/evaluate.ts schedule).
+    // Rolling restarts: the engine's order for a k3s bump on 3 servers + 2 agents (tools/evaluate schedule).
     const ha = (over: Record<string, unknown> = {}) => ({
         ...benchStack(5, { cluster: { enabled: false } }),
         hosts: ["s1", "s2", "s3", "a1", "a2"].map((name, i) => ({

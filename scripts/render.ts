@@ -15,7 +15,7 @@ import { BUILDKIT_ADDRESS } from "../components/host/buildkit";
 import { runnerCommand } from "../components/host/runner";
 import { readArgvParams, shellWords } from "../components/host/shell";
 import { PROJECT } from "../components/config";
-import { isSecretValue, type RecordedWithDeps, runPlatform } from "./evaluate";
+import { isSecretValue, type RecordedWithDeps, runPlatform } from "../tools/evaluate";
 
 export const SECRET = "[secret]";
 

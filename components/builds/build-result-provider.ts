@@ -8,9 +8,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import { imageRefFromMetadata, type BuildMetadata } from "./buildctl";
 import { followLog, type KubeAccess, kubeAccess, kubeGet, kubeGetText } from "./kube-client";
 
-/** Bump when the provider's code changes (its code is serialized into state). */
-export const BUILD_RESULT_PROVIDER_VERSION = "2";
-
 export interface BuildResultInputs {
     /** Secret. */
     readonly kubeconfig: string;

@@ -12,9 +12,6 @@ import { runScript } from "../host/transport";
 import { imageRefFromMetadata, type BuildMetadata } from "./buildctl";
 import { contextHash, type ContextEntry, inlineEntries, tarEntries, walkContext } from "./context";
 
-/** Bump when the provider's code changes (its code is serialized into state). */
-export const HOST_BUILD_PROVIDER_VERSION = "1";
-
 /** Contexts larger than this are refused: use a git context for big trees. */
 export const MAX_CONTEXT_BYTES = 256 * 1024 * 1024;
 

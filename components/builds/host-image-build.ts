@@ -7,6 +7,7 @@
  */
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { providerVersion } from "../provider-version";
 import type { ResolvedConfig } from "../config";
 import { BUILDKIT_ADDRESS } from "../host/buildkit";
 import { type HostConnection, transportTarget } from "../host/connection";
@@ -15,7 +16,7 @@ import { K3S_CONTAINERD_SOCKET } from "../render/buildkitd-toml";
 import { dockerConfigJson } from "../cluster/specs";
 import { type BuildctlBuild, buildctlArgs, repositoryOf } from "./buildctl";
 import { contextHash, inlineEntries, walkContext } from "./context";
-import { HOST_BUILD_PROVIDER_VERSION, type HostBuildInputs, hostBuildProvider } from "./host-build-provider";
+import { type HostBuildInputs, hostBuildProvider } from "./host-build-provider";
 import { contextSource, insecureRegistry, registryOf } from "./job-spec";
 
 export type HostBuildConfig = ResolvedConfig["hostBuilds"][number];
@@ -197,7 +198,7 @@ export class HostImageBuild extends pulumi.ComponentResource {
                 ...(b.context.files === undefined ? {} : { inlineFiles: b.context.files }),
                 contextHash: this.contextHash,
                 images: names,
-                providerVersion: HOST_BUILD_PROVIDER_VERSION,
+                providerVersion: providerVersion(hostBuildProvider),
             },
             { parent: this, dependsOn: args.after },
         );

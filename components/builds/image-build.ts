@@ -7,9 +7,10 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { providerVersion } from "../provider-version";
 import type { ResolvedConfig } from "../config";
 import { buildctlArgs } from "./buildctl";
-import { BUILD_RESULT_PROVIDER_VERSION, buildResultProvider } from "./build-result-provider";
+import { buildResultProvider } from "./build-result-provider";
 import {
     type BuildConfig,
     buildLabels,
@@ -66,7 +67,7 @@ export class BuildResult extends pulumi.dynamic.Resource {
             name,
             {
                 ...args,
-                providerVersion: BUILD_RESULT_PROVIDER_VERSION,
+                providerVersion: providerVersion(buildResultProvider),
                 digest: undefined,
                 ref: undefined,
                 names: undefined,

@@ -22,7 +22,7 @@ export async function readNamespaceLabels(kubeconfig: string, ns: string): Promi
     }
 }
 
-/** Replaced under Pulumi's mocks (scripts/evaluate.ts), where there is no cluster. */
+/** Replaced under Pulumi's mocks (tools/evaluate), where there is no cluster. */
 export const clusterReads = { namespaceLabels: readNamespaceLabels };
 
 /**

@@ -16,12 +16,6 @@ import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
 import { renderScript } from "./shell";
 import { runScript } from "./transport";
 
-/**
- * Version of the provider implementation. The code of a dynamic provider is serialized into state;
- * bump this when the implementation changes so existing resources are updated with the new code.
- */
-export const HOST_FILE_PROVIDER_VERSION = "2";
-
 /** Octal file mode: 3 or 4 digits. */
 const MODE = /^0?[0-7]{3}$/;
 /** Absolute path of plain characters; no `..` segment, no trailing slash. */

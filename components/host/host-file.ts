@@ -3,8 +3,9 @@
  * its pure parts live in ./host-file-provider.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
-import { HOST_FILE_PROVIDER_VERSION, hostFileProvider } from "./host-file-provider";
+import { hostFileProvider } from "./host-file-provider";
 
 export interface HostFileArgs {
     /** The host the file lives on. */
@@ -46,7 +47,7 @@ export class HostFile extends pulumi.dynamic.Resource {
             mode: args.mode ?? "0644",
             owner: args.owner ?? "root",
             group: args.group ?? "root",
-            providerVersion: HOST_FILE_PROVIDER_VERSION,
+            providerVersion: providerVersion(hostFileProvider),
             present: undefined,
             sha256: undefined,
         };

@@ -13,9 +13,6 @@ import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
 import { renderScript } from "./shell";
 import { runScript } from "./transport";
 
-/** Bump when the provider implementation changes (its code is serialized into state). */
-export const SYSTEMD_SERVICE_PROVIDER_VERSION = "2";
-
 const UNIT = /^[A-Za-z0-9:_.@-]+\.(?:service|socket|timer|target|path|mount)$/;
 
 export interface SystemdServiceInputs {

@@ -3,8 +3,9 @@
  * The provider lives in ./host-service-provider.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
-import { SYSTEMD_SERVICE_PROVIDER_VERSION, systemdServiceProvider } from "./host-service-provider";
+import { systemdServiceProvider } from "./host-service-provider";
 
 export interface SystemdServiceArgs {
     readonly connection: HostConnection;
@@ -40,7 +41,7 @@ export class SystemdService extends pulumi.dynamic.Resource {
             restartTriggers: args.restartTriggers ?? [],
             stopOnDelete: args.stopOnDelete ?? true,
             startTimeoutSeconds: args.startTimeoutSeconds ?? 120,
-            providerVersion: SYSTEMD_SERVICE_PROVIDER_VERSION,
+            providerVersion: providerVersion(systemdServiceProvider),
         };
         super(systemdServiceProvider, name, inputs, { ...opts, additionalSecretOutputs: ["target"] }, "k3s-buildkit", "SystemdService");
     }

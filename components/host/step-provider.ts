@@ -25,9 +25,6 @@ import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
 import { renderScript, shellQuote } from "./shell";
 import { execCommand, execScript, transportError } from "./transport";
 
-/** Bump when the provider implementation changes (its code is serialized into state). */
-export const HOST_STEP_PROVIDER_VERSION = "1";
-
 export interface HostStepInputs {
     readonly target: TransportTarget;
     /** Script run on create (and on update when it or the host changes). */

@@ -4,8 +4,9 @@
  * semantics live in ./step-provider.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
-import { fileSha256, HOST_STEP_PROVIDER_VERSION, hostStepProvider, hostUploadProvider } from "./step-provider";
+import { fileSha256, hostStepProvider, hostUploadProvider } from "./step-provider";
 
 export interface HostStepArgs {
     readonly connection: HostConnection;
@@ -34,7 +35,7 @@ export class HostStep extends pulumi.dynamic.Resource {
             delete: args.delete ?? "",
             triggers: args.triggers ?? [],
             quiet,
-            providerVersion: HOST_STEP_PROVIDER_VERSION,
+            providerVersion: providerVersion(hostStepProvider),
             stdout: undefined,
         };
         super(
@@ -72,7 +73,7 @@ export class HostUpload extends pulumi.dynamic.Resource {
             // "" when the file cannot be read here: the provider's check refuses it, naming the file.
             sha256: pulumi.output(fileSha256(args.source).catch(() => "")),
             remotePath: args.remotePath,
-            providerVersion: HOST_STEP_PROVIDER_VERSION,
+            providerVersion: providerVersion(hostUploadProvider),
         };
         super(hostUploadProvider, name, inputs, { ...opts, additionalSecretOutputs: ["target"] }, "k3s-buildkit", "HostUpload");
     }

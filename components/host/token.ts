@@ -6,15 +6,13 @@
  */
 import { randomInt } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
 import { targetIdentity, type TransportTarget } from "./runner";
 import { renderScript } from "./shell";
 import { runScript } from "./transport";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-/** Bump when the provider implementation changes (its code is serialized into state). */
-export const K3S_TOKEN_PROVIDER_VERSION = "1";
 
 interface TokenInputs {
     /** The first server, where an existing token is looked for. */
@@ -91,7 +89,7 @@ export class K3sToken extends pulumi.dynamic.Resource {
                 target: transportTarget(args.connection),
                 configPath: args.configPath,
                 length: args.length,
-                providerVersion: K3S_TOKEN_PROVIDER_VERSION,
+                providerVersion: providerVersion(tokenProvider),
                 result: undefined,
                 adopted: undefined,
             },

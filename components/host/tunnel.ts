@@ -91,7 +91,7 @@ export async function openApiTunnel(
 }
 
 /**
- * How the program opens tunnels: replaced under Pulumi's mocks (scripts/evaluate.ts), where no host
+ * How the program opens tunnels: replaced under Pulumi's mocks (tools/evaluate), where no host
  * exists, by an opener that records the call and returns the port it was asked for.
  */
 export const apiTunnels = { open: openApiTunnel };

@@ -9,9 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { clusterBuildx, hostBuildx } from "../../components/builds/buildx";
-import { runPlatform } from "../../scripts/evaluate";
-
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n";
+import { FAKE_SSH_KEY as KEY, runPlatform } from "../../tools/evaluate";
 
 describe("buildx builders", () => {
     it("the in-cluster daemon: client bundle in 0600 files, a port-forward, a remote builder checking buildkitd.<ns>.svc", () => {

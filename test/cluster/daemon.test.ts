@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse as smolParse } from "smol-toml";
-import { isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
+import { FAKE_SSH_KEY as KEY, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../tools/evaluate";
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
 const withHosts = { sshPrivateKey: KEY, hosts: [{ name: "s1", address: "10.0.0.5" }] };
 const byo = { kubeconfig: "apiVersion: v1\nkind: Config\n" };
 const registries = {

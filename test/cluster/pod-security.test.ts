@@ -9,7 +9,7 @@ import { jobSpec } from "../../components/builds/job-spec";
 import { admittingLabels, clusterReads, readNamespaceLabels } from "../../components/cluster/cluster-reads";
 import { namespaceRefusal, podSecurityLevel, podSecurityViolations } from "../../components/cluster/pod-security";
 import { makePki, startKubeApi } from "../fixtures/kube-api";
-import { diffRuns, fakeNamespaces, isSecretValue, namespacesRead, type RecordedWithDeps, runPlatform } from "../../scripts/evaluate";
+import { diffRuns, fakeNamespaces, isSecretValue, namespacesRead, type RecordedWithDeps, runPlatform } from "../../tools/evaluate";
 
 const restrictedPod = {
     securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },

@@ -6,8 +6,7 @@ import { describe, it } from "node:test";
 import { join } from "node:path";
 import { checkContextDirs, ConfigError, DEFAULT_VERSIONS, parseConfig, type RawConfig } from "../../components/config";
 import { formatIssue } from "../../components/config/schema";
-
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
+import { FAKE_SSH_KEY as KEY } from "../../tools/evaluate";
 
 /** Raw config as Pulumi hands it over: strings, objects as JSON. */
 function raw(values: Record<string, unknown>, secretKeys: string[] = []): RawConfig {

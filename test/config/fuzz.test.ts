@@ -23,7 +23,7 @@ import { buildScript, contextEntries } from "../../components/builds/host-build-
 import { airgapStagingPath } from "../../components/host/k3s";
 import { checkContextDirs, parseConfig, SECRET_KEYS, stackSchema } from "../../components/config";
 import { formatIssue, walkFields } from "../../components/config/schema";
-import { isSecretValue, type RecordedWithDeps, runPlatform, tryProgram } from "../../scripts/evaluate";
+import { FAKE_SSH_KEY as KEY, isSecretValue, type RecordedWithDeps, runPlatform, tryProgram } from "../../tools/evaluate";
 import { Sandbox } from "../harness/sandbox";
 
 const sandbox = new Sandbox("/tmp/k3sbk-fuzz");
@@ -60,7 +60,6 @@ const HOSTILE: readonly (readonly [string, string])[] = [
     ["100 kB", "a".repeat(100_000)],
 ];
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
 const HK = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB";
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const M = "https://mirror.example.com";

@@ -16,9 +16,8 @@ import { rewriteKubeconfig } from "../../components/host/kubeconfig";
 import { hostScript } from "../../components/host/scripts";
 import { readExportLines } from "../../components/host/shell";
 import { formatIssue } from "../../components/config/schema";
-import { isSecretValue, runPlatform, tryProgram } from "../../scripts/evaluate";
+import { FAKE_SSH_KEY as KEY, isSecretValue, runPlatform, tryProgram } from "../../tools/evaluate";
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n";
 const base = { hosts: [{ name: "s1", address: "10.0.0.5" }], sshPrivateKey: KEY };
 const local = { hosts: [{ name: "local", connection: "local" }], cluster: { enabled: false } };
 

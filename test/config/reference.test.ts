@@ -9,19 +9,36 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { stackSchema } from "../../components/config";
-import { renderConfigReference } from "../../components/config/reference";
-import { formattedReadme } from "../../scripts/readme";
+import { renderConfigurationDoc } from "../../components/config/reference";
+import {
+    ARCHITECTURE_DOC_PATH,
+    CONFIGURATION_DOC_PATH,
+    formattedArchitectureDoc,
+    formattedConfigurationDoc,
+    formattedReadme,
+    README_PATH,
+} from "../../scripts/readme";
 import type { Field } from "../../components/config/schema";
 
 const root = join(__dirname, "..", "..");
 
 describe("config reference", () => {
-    it("README.md carries the reference generated from the schema (run npm run docs:config after a schema change)", async () => {
-        assert.equal(readFileSync(join(root, "README.md"), "utf8"), await formattedReadme());
+    it("docs/configuration.md is the reference generated from the schema (run npm run docs:config after a schema change)", async () => {
+        assert.equal(readFileSync(CONFIGURATION_DOC_PATH, "utf8"), await formattedConfigurationDoc());
     });
 
-    it("the generated reference has one row per key, nested keys included", () => {
-        const table = renderConfigReference();
+    it("docs/architecture.md draws the resource tree the program registers (run npm run docs:config after a change to it)", async () => {
+        assert.equal(readFileSync(ARCHITECTURE_DOC_PATH, "utf8"), await formattedArchitectureDoc());
+    });
+
+    it("README.md shows the component tree the program registers, and stays under 200 lines", async () => {
+        const readme = readFileSync(README_PATH, "utf8");
+        assert.equal(readme, await formattedReadme());
+        assert.ok(readme.split("\n").length <= 200, `README.md has ${readme.split("\n").length} lines`);
+    });
+
+    it("the generated reference has a section per key, nested keys included, and no padded table", () => {
+        const doc = renderConfigurationDoc();
         for (const key of [
             "sshPrivateKey",
             "hosts[].bastion.hostKey",
@@ -29,12 +46,18 @@ describe("config reference", () => {
             "builds[].context.files",
             "buildkit.gc.minFreeSpace",
         ]) {
-            assert.ok(table.includes(`| \`${key}\` |`), key);
+            assert.match(doc, new RegExp(`^#{2,6} \`${key.replace(/[[\].<>]/g, "\\$&")}\`$`, "m"), key);
         }
-        assert.match(table, /^\| `sshPrivateKey` \| string \| secret \| OpenSSH private key used for every SSH host and bastion\. \|$/m);
         assert.match(
-            table,
-            /^\| `hosts\[\]\.name` \| string \| \*\*required\*\* \| Unique name of the host; used in resource names\. \|$/m,
+            doc,
+            /^## `sshPrivateKey`\n\nstring · secret \(set with `pulumi config set --secret`\)\n\nOpenSSH private key used for every SSH host and bastion\.$/m,
+        );
+        assert.match(doc, /^### `hosts\[\]\.name`\n\nstring · required\n\nUnique name of the host; used in resource names\.$/m);
+        assert.ok(
+            readFileSync(CONFIGURATION_DOC_PATH, "utf8")
+                .split("\n")
+                .every((l) => l.length <= 160 && !l.startsWith("|")),
+            "no table rows",
         );
     });
 

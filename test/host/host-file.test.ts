@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostConnection } from "../../components/host/connection";
+import { providerVersion, serializedProvider } from "../../components/provider-version";
 import {
     checkFileInputs,
     deleteFileScript,
     fileChanges,
-    HOST_FILE_PROVIDER_VERSION,
+    hostFileProvider,
     type HostFileState,
     parseReadOutput,
     readFileScript,
@@ -32,7 +33,7 @@ import {
 import { runnerCommand } from "../../components/host/runner";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
-import { isSecretValue, recordingMocks, setStackConfig, settle } from "../../scripts/evaluate";
+import { isSecretValue, recordingMocks, setStackConfig, settle } from "../../tools/evaluate";
 
 const sshConnection: HostConnection = {
     config: { kind: "ssh", host: "10.0.0.5", port: 22, user: "debian", sudo: true, dialErrorLimit: 10, dialTimeoutSeconds: 15 },
@@ -66,8 +67,12 @@ describe("HostFile under mocks", () => {
         assert.equal(r.inputs.path, "/etc/x.conf");
         assert.equal(r.inputs.mode, "0600");
         assert.equal(r.inputs.owner, "root");
-        assert.equal(r.inputs.providerVersion, HOST_FILE_PROVIDER_VERSION);
+        // The version is derived from the code Pulumi stores in state (`__provider`): the same serialization,
+        // but for the factory arrow's own text (`() => provider`), which each compiler prints its way.
         assert.equal(typeof r.inputs.__provider, "string");
+        assert.equal(r.inputs.providerVersion, await providerVersion(hostFileProvider));
+        const factory = /\(\)\s*=>\s*provider;/g;
+        assert.equal((await serializedProvider(hostFileProvider)).replace(factory, "F"), String(r.inputs.__provider).replace(factory, "F"));
         assert.deepEqual(
             (seen as pulumi.CustomResourceOptions).additionalSecretOutputs,
             ["target", "sha256"],

@@ -13,17 +13,10 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostConnection } from "../../components/host/connection";
 import type { TransportTarget } from "../../components/host/runner";
 import { hostCommand } from "../../components/host/step";
-import {
-    HOST_STEP_PROVIDER_VERSION,
-    type HostStepInputs,
-    hostStepProvider,
-    hostUploadProvider,
-    stepChanges,
-    stepRerun,
-} from "../../components/host/step-provider";
+import { type HostStepInputs, hostStepProvider, hostUploadProvider, stepChanges, stepRerun } from "../../components/host/step-provider";
 import { execScript } from "../../components/host/transport";
 import { generateToken, parseToken, readTokenScript, tokenProvider } from "../../components/host/token";
-import { isSecretValue, recordingMocks, settle } from "../../scripts/evaluate";
+import { isSecretValue, recordingMocks, settle } from "../../tools/evaluate";
 
 const ssh: HostConnection = {
     config: { kind: "ssh", host: "10.0.0.5", port: 22, user: "debian", sudo: true, dialErrorLimit: 10, dialTimeoutSeconds: 15 },
@@ -49,7 +42,7 @@ const step = (over: Partial<HostStepInputs> = {}): HostStepInputs => ({
     delete: "",
     triggers: [],
     quiet: false,
-    providerVersion: HOST_STEP_PROVIDER_VERSION,
+    providerVersion: "0123456789abcdef",
     ...over,
 });
 

@@ -9,9 +9,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { defaultTunnelPort } from "../../components/host/tunnel";
-import { isSecretValue, resolve, type RecordedWithDeps, runPlatform, tunnelsOpened, tryProgram } from "../../scripts/evaluate";
+import {
+    FAKE_SSH_KEY as KEY,
+    isSecretValue,
+    resolve,
+    type RecordedWithDeps,
+    runPlatform,
+    tunnelsOpened,
+    tryProgram,
+} from "../../tools/evaluate";
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
 const BASTION = { address: "jump.example.com", user: "jump", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastion" };
 const stack = (over: Record<string, unknown> = {}, bastion = true) => ({
     sshPrivateKey: KEY,

@@ -11,7 +11,7 @@ import { after, describe, it } from "node:test";
 import { jobName } from "../../components/builds/job-spec";
 import { readArgvParams } from "../../components/host/shell";
 import { parseConfig, type ResolvedConfig } from "../../components/config";
-import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
+import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../tools/evaluate";
 
 const HEREDOC = "FROM alpine\nRUN <<EOT\necho hi > /hi\nEOT\n";
 const build = {

@@ -12,9 +12,8 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { DEFAULT_VERSIONS } from "../../components/config";
 import { hostScript } from "../../components/host/scripts";
-import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../scripts/evaluate";
+import { FAKE_SSH_KEY as KEY, diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../tools/evaluate";
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
 const server = { name: "s1", address: "10.0.0.5" };
 const agent = { name: "a1", role: "agent", address: "10.0.0.6" };
 /** The host layer alone; the in-cluster daemon has its own tests (test/cluster). */

@@ -9,10 +9,11 @@ import { describe, it } from "node:test";
 import { parse } from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, DEFAULT_VERSIONS, PROJECT } from "../../components/config";
-import { HOST_STEP_PROVIDER_VERSION } from "../../components/host/step-provider";
+import { hostStepProvider } from "../../components/host/step-provider";
+import { providerVersion } from "../../components/provider-version";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/host/shell";
-import { isSecretValue, resolve, runProgram } from "../../scripts/evaluate";
+import { isSecretValue, resolve, runProgram } from "../../tools/evaluate";
 
 /** Stack config of a Pulumi.<stack>.yaml, without the `k3s-buildkit:` prefix. */
 function stackFile(name: string): Record<string, unknown> {
@@ -88,7 +89,7 @@ describe("index.ts under mocks", () => {
             delete: "",
             triggers: [],
             quiet: false,
-            providerVersion: HOST_STEP_PROVIDER_VERSION,
+            providerVersion: await providerVersion(hostStepProvider),
         });
         const hosts = (await resolve(pulumi.output(exports.hosts))).value as Record<string, Record<string, unknown>>;
         assert.deepEqual(hosts.local, {

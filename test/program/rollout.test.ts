@@ -1,15 +1,14 @@
 /**
  * Rolling day-2 operations under mocks: the order in which the engine would run the steps of an update
- * (scripts/evaluate.ts `schedule`, from the recorded `dependsOn`), for a 3-server + 2-agent stack. Every
+ * (tools/evaluate `schedule`, from the recorded `dependsOn`), for a 3-server + 2-agent stack. Every
  * k3s restart window (restart step → ready step) is alone in time: servers one at a time in config order,
  * then agents in batches, each drained before and made ready after.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { rolloutWaves } from "../../components/platform";
-import { type RecordedWithDeps, restartWindows, runPlatform, schedule, type Slot } from "../../scripts/evaluate";
+import { FAKE_SSH_KEY as KEY, type RecordedWithDeps, restartWindows, runPlatform, schedule, type Slot } from "../../tools/evaluate";
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n";
 const HOSTS = [
     { name: "s1", address: "10.0.0.5" },
     { name: "s2", address: "10.0.0.6" },

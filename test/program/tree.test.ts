@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { type RecordedWithDeps, runPlatform } from "../../scripts/evaluate";
+import { type RecordedWithDeps, runPlatform } from "../../tools/evaluate";
 import { readStackConfig } from "../../scripts/render";
 
 const before = JSON.parse(readFileSync(join(__dirname, "fixtures", "urns-before-tree.json"), "utf8")) as Record<string, string[]>;

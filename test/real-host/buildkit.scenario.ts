@@ -23,7 +23,7 @@ import { after, before, describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
 import { DAEMON_NAME, DAEMON_PORT, tlsPlan } from "../../components/cluster/specs";
 import { replicaHost } from "../../components/builds/job-spec";
-import { isSecretValue, type RecordedWithDeps, runPlatform } from "../../scripts/evaluate";
+import { FAKE_SSH_KEY, isSecretValue, type RecordedWithDeps, runPlatform } from "../../tools/evaluate";
 import { issueFromPlan } from "../harness/certs";
 import { CriClient } from "../harness/cri";
 import { bootMachine, type Machine } from "../harness/machine";
@@ -261,7 +261,7 @@ const unwrap = (v: unknown): unknown => {
 async function render(mode: "privileged" | "rootless", builds: unknown[]): Promise<Rendered> {
     const { recorded } = await runPlatform(
         {
-            sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n-----END OPENSSH PRIVATE KEY-----\n",
+            sshPrivateKey: FAKE_SSH_KEY,
             hosts: [{ name: "s1", address: "10.0.0.5" }],
             cluster: { mode },
             registries: registries(),

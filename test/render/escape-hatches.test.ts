@@ -16,10 +16,9 @@ import { renderBuildkitdToml } from "../../components/render/buildkitd-toml";
 import { renderK3sConfig } from "../../components/render/k3s-yaml";
 import { noProxyList, proxyVariables, renderEnvFile, stackProxy } from "../../components/render/proxy";
 import { BUILDKIT_ENV_PATH, buildkitServiceUnit, renderUnit } from "../../components/render/systemd-unit";
-import { isSecretValue, type RecordedWithDeps, runPlatform, tryProgram } from "../../scripts/evaluate";
+import { FAKE_SSH_KEY as KEY, isSecretValue, type RecordedWithDeps, runPlatform, tryProgram } from "../../tools/evaluate";
 import { verifyUnits } from "../harness/systemd";
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----\n";
 const raw = (values: Record<string, unknown>): RawConfig => ({
     values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])),
     secretKeys: new Set(["sshPrivateKey"]),

@@ -17,7 +17,7 @@ import { renderBuildkitdToml } from "../../components/render/buildkitd-toml";
 import { renderK3sConfig, renderK3sRegistries } from "../../components/render/k3s-yaml";
 import { renderNerdctlToml } from "../../components/render/nerdctl-toml";
 import { buildkitServiceUnit, buildkitSocketUnit, renderUnit } from "../../components/render/systemd-unit";
-import { FAKE_K3S_KUBECONFIG } from "../../scripts/evaluate";
+import { FAKE_K3S_KUBECONFIG } from "../../tools/evaluate";
 import { verifyUnits } from "../harness/systemd";
 
 /** TOML parsed to plain objects (smol-toml returns null-prototype ones). */
