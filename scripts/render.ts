@@ -13,7 +13,7 @@ import { parse, stringify } from "yaml";
 import { hygieneArgs } from "../components/builds/buildctl";
 import { BUILDKIT_ADDRESS } from "../components/host/buildkit";
 import { runnerCommand } from "../components/host/runner";
-import { readArgvParams, shellWords } from "../components/host/shell";
+import { readArgvParams, shellWords } from "../components/render/shell";
 import { PROJECT } from "../components/config";
 import { isSecretValue, type RecordedWithDeps, runPlatform } from "../tools/evaluate";
 

@@ -4,9 +4,9 @@
  * Exported as the `buildx` stack output and written by `npm run render` (buildx.sh). Pure.
  */
 import type { ConnectionConfig } from "../config";
-import { DAEMON_NAME, DAEMON_PORT } from "../cluster/specs";
+import { DAEMON_NAME, DAEMON_PORT } from "./daemon";
 import { BUILDKIT_SOCKET_PATH } from "../render/systemd-unit";
-import { shellQuote, shellWords } from "../host/shell";
+import { shellQuote, shellWords } from "../render/shell";
 
 /** Builder name for a stack's daemon. */
 export const builderName = (stack: string, daemon: string) => `k3s-buildkit-${stack}-${daemon}`;

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type * as k8s from "@pulumi/kubernetes";
-import { DAEMON_NAME, DAEMON_PORT } from "../cluster/specs";
+import { DAEMON_NAME, DAEMON_PORT } from "./daemon";
 import type { ResolvedConfig } from "../config";
 import { type BuildctlBuild, buildctlArgs, type Cache, type ContextSource, type Output, repositoryOf } from "./buildctl";
 

@@ -9,7 +9,20 @@
 import { request } from "node:https";
 import { isIP } from "node:net";
 import { checkServerIdentity } from "node:tls";
-import { parseSecretYaml } from "../host/kubeconfig";
+import { parse, YAMLError } from "yaml";
+
+/**
+ * Parses a kubeconfig (or any text holding credentials) as YAML. A syntax error names the line and
+ * column only: the parser's own message quotes the offending line, which may be a token or a key.
+ */
+export function parseSecretYaml(text: string, what: string): unknown {
+    try {
+        return parse(text) as unknown;
+    } catch (e) {
+        const at = e instanceof YAMLError && e.linePos !== undefined ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : "";
+        throw new Error(`${what} is not valid YAML${at}; its text is not shown because it holds credentials`);
+    }
+}
 
 export interface KubeAccess {
     readonly server: string;

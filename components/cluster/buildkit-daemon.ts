@@ -13,17 +13,8 @@ import * as tls from "@pulumi/tls";
 import type { ResolvedConfig } from "../config";
 import { admittingLabels } from "./cluster-reads";
 import { podSecurityLabels, podSecurityLevel, type PodSecurityLevel } from "./pod-security";
-import {
-    configMapData,
-    DAEMON_NAME,
-    DAEMON_PORT,
-    daemonLabels,
-    dockerConfigJson,
-    headlessServiceSpec,
-    serviceSpec,
-    statefulSetSpec,
-    tlsPlan,
-} from "./specs";
+import { DAEMON_NAME, DAEMON_PORT, dockerConfigJson } from "../builds/daemon";
+import { configMapData, daemonLabels, headlessServiceSpec, serviceSpec, statefulSetSpec, tlsPlan } from "./specs";
 
 export interface BuildkitDaemonArgs {
     /** Kubernetes provider for the target cluster. */

@@ -8,14 +8,29 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { moved } from "../aliases";
 import { ImageBuild } from "../builds/image-build";
-import type { StackConfig } from "../config";
-import type { BuildOutputs, ClusterOutputs } from "../platform";
-import { stackProxy } from "../render/proxy";
-import { BuildkitDaemon } from "./buildkit-daemon";
+import type { ResolvedConfig, StackSecrets } from "../config";
+import type { BuildOutputs } from "../builds/outputs";
+import { BuildkitDaemon, type ClientTls } from "./buildkit-daemon";
 import { deploymentSpec, workloadLabels } from "./deployment-spec";
 
+/** How to reach the in-cluster daemon. */
+export interface ClusterOutputs {
+    readonly namespace: string;
+    /** `kube-pod://buildkitd-0?namespace=…` (buildctl with a kubeconfig). */
+    readonly kubePodAddress: string;
+    /** `tcp://buildkitd.<ns>.svc:1234` (mutual TLS; from Jobs, or 127.0.0.1:1234 through a port-forward). */
+    readonly serviceAddress: string;
+    /** Client certificate bundle (secret). */
+    readonly clientTls: pulumi.Output<ClientTls>;
+}
+
 export interface ClusterArgs {
-    readonly stack: StackConfig;
+    /** What the cluster layer follows: the daemon, BuildKit's settings, registries, builds, Deployments. */
+    readonly settings: Pick<ResolvedConfig, "cluster" | "buildkit" | "registries" | "builds" | "deployments">;
+    /** Registry passwords and build secrets (secret). */
+    readonly secrets: Pick<StackSecrets, "registryPasswords" | "buildSecrets">;
+    /** Proxy variables for the daemon (the stack proxy). */
+    readonly proxyEnv: Readonly<Record<string, string>>;
     /** Kubeconfig of the cluster (secret). */
     readonly kubeconfig: pulumi.Input<string>;
     /** Where the daemon keeps its state on nodes without a storage class (a hostPath). */
@@ -42,7 +57,7 @@ export class Cluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k3s-buildkit:cluster:Cluster", name, {}, opts);
-        const { settings, secrets } = args.stack;
+        const { settings, secrets } = args;
         this.provider = new k8s.Provider(
             "cluster",
             {
@@ -63,7 +78,7 @@ export class Cluster extends pulumi.ComponentResource {
                     registryPasswords: secrets.registryPasswords,
                     hostStateDir: args.hostStateDir,
                     ...(args.broughtAlong === true ? { existingCluster: args.kubeconfig } : {}),
-                    proxyEnv: stackProxy(settings).buildkit,
+                    proxyEnv: args.proxyEnv,
                 },
                 moved(this, "k3s-buildkit:cluster:BuildkitDaemon", "buildkitd"),
             );
@@ -74,13 +89,13 @@ export class Cluster extends pulumi.ComponentResource {
                 clientTls: this.daemon.clientTls,
             };
         }
-        this.builds = this.imageBuilds(args.stack, args.kubeconfig);
-        this.deployments(args.stack, { ...args.hostBuilds, ...this.builds });
+        this.builds = this.imageBuilds(args, args.kubeconfig);
+        this.deployments(args.settings.deployments, { ...args.hostBuilds, ...this.builds });
         this.registerOutputs({ builds: this.builds });
     }
 
     /** In-cluster builds (Jobs against the daemon). */
-    private imageBuilds(stack: StackConfig, kubeconfig: pulumi.Input<string>): Record<string, BuildOutputs> {
+    private imageBuilds(stack: Pick<ClusterArgs, "settings" | "secrets">, kubeconfig: pulumi.Input<string>): Record<string, BuildOutputs> {
         const daemon = this.daemon;
         if (daemon === undefined) return {}; // config validation rejects builds without the daemon
         return Object.fromEntries(
@@ -110,8 +125,8 @@ export class Cluster extends pulumi.ComponentResource {
     }
 
     /** Deployments running built images by digest; a host-built image pins its pods to that host. */
-    private deployments(stack: StackConfig, builds: Record<string, BuildOutputs>): void {
-        for (const d of stack.settings.deployments) {
+    private deployments(deployments: ClusterArgs["settings"]["deployments"], builds: Record<string, BuildOutputs>): void {
+        for (const d of deployments) {
             const built = builds[d.build];
             const name = `deployment-${d.namespace}-${d.name}`;
             new k8s.apps.v1.Deployment(

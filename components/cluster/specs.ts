@@ -1,14 +1,13 @@
 /**
  * Kubernetes specs of the in-cluster buildkitd, as pure functions typed with `k8s.types.input.*`:
  * the StatefulSet (privileged or rootless), its Services, its ConfigMap (buildkitd.toml from the same
- * renderer as the hosts'), and the registry credentials as a docker config.json.
+ * renderer as the hosts'), and the TLS plan its certificates follow.
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { ResolvedConfig } from "../config";
+import { DAEMON_NAME, DAEMON_PORT } from "../builds/daemon";
 import { renderBuildkitdToml } from "../render/buildkitd-toml";
 
-export const DAEMON_NAME = "buildkitd";
-export const DAEMON_PORT = 1234;
 /** Where the server certificate Secret is mounted. */
 export const CERTS_DIR = "/certs";
 export const CONFIG_DIR = "/etc/buildkit";
@@ -268,18 +267,4 @@ export function tlsPlan(namespace: string): { readonly ca: CertPlan; readonly se
         },
         client: { ...leaf, commonName: "k3s-buildkit client", uses: ["digital_signature", "key_encipherment", "client_auth"] },
     };
-}
-
-/** `~/.docker/config.json` content for the registries that have a user name (seed 001/002). */
-export function dockerConfigJson(registries: ResolvedConfig["registries"], passwords: Readonly<Record<string, string>>): string {
-    const auths: Record<string, { auth: string }> = {};
-    for (const host of Object.keys(registries).sort()) {
-        const user = registries[host].username;
-        if (user === undefined) continue;
-        // Docker Hub's credentials live under its legacy index URL.
-        auths[host === "docker.io" ? "https://index.docker.io/v1/" : host] = {
-            auth: Buffer.from(`${user}:${passwords[host] ?? ""}`, "utf8").toString("base64"),
-        };
-    }
-    return JSON.stringify({ auths });
 }

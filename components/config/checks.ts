@@ -1,5 +1,5 @@
 /** Config rules that span several keys (hosts, connections, registries, builds). Pure. */
-import type { ParsedConfig } from "./stack";
+import type { ParsedConfig } from "./stack-schema";
 import { buildkitdExtraProblems } from "../render/buildkitd-toml";
 import { k3sKeyProblem } from "../render/k3s-yaml";
 import { type ConfigIssue, joinPath } from "./schema";

@@ -5,7 +5,7 @@
  * need code (cross-key checks, addresses, paths) stay with the program's own validation, which has the
  * last word. Secret keys accept `{ secure: … }`, at any depth. Pure and deterministic.
  */
-import { stackSchema, PROJECT } from "./stack";
+import { stackSchema, PROJECT } from "./stack-schema";
 import type { Field } from "./schema";
 
 type Json = Record<string, unknown>;

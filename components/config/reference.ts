@@ -2,7 +2,7 @@
  * Renders the config reference (docs/configuration.md) from the stack schema, so the docs cannot drift
  * from the code: `npm run docs:config` writes it, a test compares it.
  */
-import { stackSchema } from "./stack";
+import { stackSchema } from "./stack-schema";
 import type { Field } from "./schema";
 
 function typeName(f: Field): string {

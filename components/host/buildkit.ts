@@ -18,7 +18,7 @@ import {
     renderUnit,
 } from "../render/systemd-unit";
 import { hostCommand } from "./step";
-import type { Host } from "./host";
+import type { HostHandle } from "./handle";
 import { HostFile } from "./host-file";
 import { sha256Hex } from "./host-file-provider";
 import { SystemdService } from "./host-service";
@@ -52,7 +52,7 @@ export function hostBuildkitdModel(buildkit: ResolvedConfig["buildkit"], registr
 }
 
 export interface BuildkitHostArgs {
-    readonly host: Host;
+    readonly host: HostHandle;
     readonly settings: ResolvedConfig["buildkit"];
     readonly registries: ResolvedConfig["registries"];
     /** systemd unit of k3s on this host (`k3s.service` or `k3s-agent.service`). */
@@ -169,4 +169,20 @@ export class BuildkitHost extends pulumi.ComponentResource {
         );
         this.registerOutputs({ version: this.version, tarballSha256: this.tarballSha256, address: this.address });
     }
+}
+
+/**
+ * The BuildKit tarball checksum a host must see. BuildKit publishes none: the pinned one for the host's
+ * architecture; else, on every host but the first, the one the first host saw when the architecture is the
+ * same (trust on first use); else none ("": the host records what it downloaded).
+ */
+export function expectedBuildkitSha256(
+    arch: pulumi.Output<string>,
+    pinned: Readonly<Record<string, string>>,
+    first?: { readonly arch: pulumi.Output<string>; readonly buildkit: { readonly tarballSha256: pulumi.Output<string> } },
+): pulumi.Output<string> {
+    if (first === undefined) return arch.apply((a) => pinned[a] ?? "");
+    return pulumi
+        .all([arch, first.arch, first.buildkit.tarballSha256])
+        .apply(([a, firstArch, firstSha]) => pinned[a] ?? (a === firstArch ? firstSha : ""));
 }

@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
-import { renderScript } from "./shell";
+import { renderScript } from "../render/shell";
 import { runScript } from "./transport";
 
 /** Octal file mode: 3 or 4 digits. */

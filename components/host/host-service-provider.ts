@@ -10,7 +10,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { STATE_ONLY } from "./host-file-provider";
 import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
-import { renderScript } from "./shell";
+import { renderScript } from "../render/shell";
 import { runScript } from "./transport";
 
 const UNIT = /^[A-Za-z0-9:_.@-]+\.(?:service|socket|timer|target|path|mount)$/;

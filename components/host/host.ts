@@ -1,14 +1,40 @@
 /**
- * `Host` (`k3s-buildkit:host:Host`): one machine, reached over SSH or locally. It runs the preflight
- * check (root or working `sudo -n`, systemd as init, required tools, a supported architecture) before
- * anything else touches the machine, and exposes the connection for the install components.
+ * `Host` (`k3s-buildkit:host:Host`): one machine, reached over SSH or locally, and everything the program
+ * puts on it, as its children:
+ *
+ *   Host → preflight (root or working `sudo -n`, systemd as init, required tools, architecture)
+ *        → etcd snapshot (the first server of an HA cluster, before a k3s version change)
+ *        → K3sNode → BuildkitHost, Nerdctl → HostImageBuild (the builds that run on this host)
+ *
+ * `Platform` creates the hosts in rollout order and hands each what it waits for: the previous wave's
+ * ready nodes, the first host (its connection, its snapshot, its BuildKit checksum).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { ResolvedHost } from "../config";
-import { hostCommand } from "./step";
+import { moved } from "../aliases";
+import type { BuildOutputs } from "../builds/outputs";
+import type { ResolvedConfig, ResolvedHost } from "../config";
+import { renderScript } from "../render/shell";
+import { BuildkitHost, expectedBuildkitSha256 } from "./buildkit";
 import type { HostConnection } from "./connection";
-import { scriptBody } from "./scripts";
-import { renderScript } from "./shell";
+import type { HostHandle } from "./handle";
+import { HostImageBuild } from "./host-image-build";
+import { K3sNode, serverUrl } from "./k3s";
+import { Nerdctl } from "./nerdctl";
+import { hostScript, scriptBody } from "./scripts";
+import { hostCommand, type HostStep } from "./step";
+
+/** What a host ended up with; the stack output `hosts` maps host names to this. */
+export interface HostOutputs {
+    readonly role: "server" | "agent";
+    readonly arch: pulumi.Output<string>;
+    readonly k3sVersion: string;
+    readonly k3sSha256: pulumi.Output<string>;
+    readonly buildkitVersion: string;
+    readonly buildkitSha256: pulumi.Output<string>;
+    readonly buildkitAddress: string;
+    readonly nerdctlVersion?: string;
+    readonly nerdctlSha256?: pulumi.Output<string>;
+}
 
 export interface HostArgs {
     /** The host's settings from stack config. */
@@ -17,6 +43,33 @@ export interface HostArgs {
     readonly connection: HostConnection;
     /** Commands the host's work needs besides the usual ones (e.g. `git` for a host build with a git context). @default [] */
     readonly requires?: readonly string[];
+    /** What the host's software follows. */
+    readonly settings: Pick<ResolvedConfig, "k3s" | "buildkit" | "nerdctl" | "registries">;
+    /** Registry passwords and build secrets (secret). */
+    readonly secrets: {
+        readonly registryPasswords: pulumi.Input<Record<string, string>>;
+        readonly buildSecrets: pulumi.Input<Record<string, string>>;
+    };
+    /** The cluster's join token (secret). */
+    readonly token: pulumi.Input<string>;
+    /** The cluster's first host, for every other host (it joins there; it must see the first host's BuildKit tarball). */
+    readonly first?: Host;
+    /** More than one server (embedded etcd): the first host initialises etcd and snapshots it before a version change. */
+    readonly ha: boolean;
+    /** What every step waits for besides the preflight (the first-server guard). */
+    readonly after: pulumi.Resource[];
+    /** What this host's drain and k3s (re)start wait for: the previous rollout wave's ready nodes. */
+    readonly restartAfter: pulumi.Resource[];
+    /** Drain before a k3s restart. */
+    readonly drain: boolean;
+    /** Proxy variables per consumer (the stack proxy). */
+    readonly proxy: {
+        readonly download: Record<string, string>;
+        readonly k3s: Record<string, string>;
+        readonly buildkit: Record<string, string>;
+    };
+    /** The host builds that run on this host. @default [] */
+    readonly builds?: readonly ResolvedConfig["hostBuilds"][number][];
 }
 
 /** Parses the preflight script's output (`arch=amd64`). */
@@ -26,19 +79,32 @@ export function parsePreflight(stdout: string): { arch: "amd64" | "arm64" } {
     return { arch: m[1] as "amd64" | "arm64" };
 }
 
-export class Host extends pulumi.ComponentResource {
+export class Host extends pulumi.ComponentResource implements HostHandle {
     /** Host name from stack config. */
     public readonly name: string;
-    /** How to reach the host; install components run their steps through it. */
+    /** The address other nodes and the kubeconfig use for this host's API (servers). */
+    public readonly apiAddress: string;
+    /** How to reach the host; its children run their steps through it. */
     public readonly connection: HostConnection;
     /** `amd64` or `arm64`, as found by the preflight check. */
     public readonly arch: pulumi.Output<string>;
-    /** The preflight step; install steps depend on it. */
+    /** The preflight step; every step on the host depends on it. */
     public readonly ready: pulumi.Resource;
+    /** The first server of an HA cluster: the etcd snapshot taken before a k3s version change. */
+    public readonly snapshot?: HostStep;
+    public readonly k3s: K3sNode;
+    public readonly buildkit: BuildkitHost;
+    public readonly nerdctl?: Nerdctl;
+    /** This host's builds by name. */
+    public readonly builds: Record<string, BuildOutputs>;
+    public readonly outputs: HostOutputs;
 
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k3s-buildkit:host:Host", name, {}, opts);
-        this.name = args.host.name;
+        const h = args.host;
+        const { settings, first } = args;
+        this.name = h.name;
+        this.apiAddress = h.apiAddress;
         this.connection = args.connection;
         const preflight = hostCommand(
             `${name}-preflight`,
@@ -54,6 +120,105 @@ export class Host extends pulumi.ComponentResource {
         );
         this.ready = preflight;
         this.arch = preflight.stdout.apply((out) => parsePreflight(out).arch);
+
+        // HA (embedded etcd): a snapshot on the first server before anything installs a new k3s version.
+        if (first === undefined && args.ha) {
+            this.snapshot = hostCommand(
+                `${h.name}-etcd-snapshot`,
+                {
+                    connection: args.connection,
+                    create: hostScript("k3s-snapshot", { K3S_VERSION: settings.k3s.version, K3S_DATA_DIR: settings.k3s.dataDir }),
+                    triggers: [settings.k3s.version],
+                },
+                { parent: this, dependsOn: [preflight] },
+            );
+        }
+        const snapshot = first === undefined ? this.snapshot : first.snapshot;
+        this.k3s = new K3sNode(
+            h.name,
+            {
+                host: this,
+                role: h.role,
+                settings: settings.k3s,
+                registries: settings.registries,
+                registryPasswords: args.secrets.registryPasswords,
+                token: args.token,
+                ...(first === undefined ? {} : { serverUrl: serverUrl(first.apiAddress), removeVia: first.connection }),
+                clusterInit: first === undefined && args.ha,
+                ...(h.role === "server" ? { apiAddress: h.apiAddress } : {}),
+                readinessHost: h.role === "server" || first === undefined ? this : first,
+                after: [...args.after, ...(snapshot === undefined ? [] : [snapshot])],
+                restartAfter: args.restartAfter,
+                drain: args.drain,
+                exportKubeconfig: first === undefined,
+                hostConfig: h.k3sConfig,
+                proxyEnv: args.proxy.k3s,
+            },
+            moved(this, "k3s-buildkit:host:K3sNode", h.name),
+        );
+        this.buildkit = new BuildkitHost(
+            h.name,
+            {
+                host: this,
+                settings: settings.buildkit,
+                registries: settings.registries,
+                k3sUnit: h.role === "server" ? "k3s.service" : "k3s-agent.service",
+                expectedSha256: expectedBuildkitSha256(this.arch, settings.buildkit.sha256, first),
+                after: [this.k3s.ready],
+                proxyEnv: args.proxy.buildkit,
+            },
+            moved(this, "k3s-buildkit:host:BuildkitHost", h.name),
+        );
+        if (settings.nerdctl.enabled) {
+            this.nerdctl = new Nerdctl(
+                h.name,
+                {
+                    host: this,
+                    settings: settings.nerdctl,
+                    namespace: settings.buildkit.containerdNamespace,
+                    registries: settings.registries,
+                    k3sDataDir: settings.k3s.dataDir,
+                    after: [this.k3s.ready],
+                    proxyEnv: args.proxy.download,
+                },
+                moved(this, "k3s-buildkit:host:Nerdctl", h.name),
+            );
+        }
+        this.builds = Object.fromEntries(
+            (args.builds ?? []).map((b) => {
+                const build = new HostImageBuild(
+                    b.name,
+                    {
+                        connection: args.connection,
+                        build: b,
+                        registries: settings.registries,
+                        containerdNamespace: settings.buildkit.containerdNamespace,
+                        buildSecrets: args.secrets.buildSecrets,
+                        registryPasswords: args.secrets.registryPasswords,
+                        after: [this.buildkit],
+                    },
+                    moved(this, "k3s-buildkit:build:HostImageBuild", b.name),
+                );
+                const out: BuildOutputs = {
+                    kind: "host",
+                    host: h.name,
+                    contextHash: build.contextHash,
+                    digest: build.digest,
+                    ref: build.ref,
+                };
+                return [b.name, out];
+            }),
+        );
+        this.outputs = {
+            role: h.role,
+            arch: this.arch,
+            k3sVersion: this.k3s.version,
+            k3sSha256: this.k3s.binarySha256,
+            buildkitVersion: this.buildkit.version,
+            buildkitSha256: this.buildkit.tarballSha256,
+            buildkitAddress: this.buildkit.address,
+            ...(this.nerdctl === undefined ? {} : { nerdctlVersion: this.nerdctl.version, nerdctlSha256: this.nerdctl.archiveSha256 }),
+        };
         this.registerOutputs({ arch: this.arch });
     }
 }

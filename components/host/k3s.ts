@@ -19,7 +19,7 @@ import type { ResolvedConfig } from "../config";
 import { renderK3sConfig, renderK3sRegistries, type K3sRegistryModel } from "../render/k3s-yaml";
 import { hostCommand, HostUpload } from "./step";
 import type { HostConnection } from "./connection";
-import type { Host } from "./host";
+import type { HostHandle } from "./handle";
 import { HostFile } from "./host-file";
 import { sha256Hex } from "./host-file-provider";
 import { SystemdService } from "./host-service";
@@ -27,6 +27,11 @@ import { rewriteKubeconfig } from "./kubeconfig";
 import { hostScript } from "./scripts";
 
 export const K3S_CONFIG_PATH = "/etc/rancher/k3s/config.yaml";
+
+/** `https://<address>:6443`, IPv6 bracketed: where joining nodes register. */
+export function serverUrl(address: string): string {
+    return `https://${address.includes(":") ? `[${address}]` : address}:6443`;
+}
 export const K3S_REGISTRIES_PATH = "/etc/rancher/k3s/registries.yaml";
 /** Where a CA-pinned registry's certificate is written for k3s's containerd. */
 export const k3sCaPath = (registry: string) => `/etc/rancher/k3s/certs/${registry}/ca.crt`;
@@ -35,7 +40,7 @@ export const airgapStagingPath = (file: string) => `/var/tmp/${basename(file)}`;
 
 export interface K3sNodeArgs {
     /** The host, after its preflight. */
-    readonly host: Host;
+    readonly host: HostHandle;
     readonly role: "server" | "agent";
     /** k3s settings from stack config. */
     readonly settings: ResolvedConfig["k3s"];
@@ -52,7 +57,7 @@ export interface K3sNodeArgs {
     /** Servers: the address clients use (added as tls-san; written into the kubeconfig). */
     readonly apiAddress?: string;
     /** Where `k3s kubectl` answers, to drain this node and check it is Ready: itself for servers, the first server for agents. */
-    readonly readinessHost: Host;
+    readonly readinessHost: HostHandle;
     /** Resources every step waits for besides the host's preflight (the first-server guard, the etcd snapshot). */
     readonly after?: pulumi.Resource[];
     /** What the drain and the (re)start wait for: the ready steps of the nodes before this one in the rollout. @default [] */

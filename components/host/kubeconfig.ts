@@ -1,18 +1,6 @@
 /** The k3s admin kubeconfig, with its server address rewritten to the address clients can reach. */
-import { parse, stringify, YAMLError } from "yaml";
-
-/**
- * Parses a kubeconfig (or any text holding credentials) as YAML. A syntax error names the line and
- * column only: the parser's own message quotes the offending line, which may be a token or a key.
- */
-export function parseSecretYaml(text: string, what: string): unknown {
-    try {
-        return parse(text) as unknown;
-    } catch (e) {
-        const at = e instanceof YAMLError && e.linePos !== undefined ? ` (line ${e.linePos[0].line}, column ${e.linePos[0].col})` : "";
-        throw new Error(`${what} is not valid YAML${at}; its text is not shown because it holds credentials`);
-    }
-}
+import { stringify } from "yaml";
+import { parseSecretYaml } from "../builds/kube-client";
 
 interface Kubeconfig {
     clusters?: { cluster?: { server?: string; "tls-server-name"?: string } }[];

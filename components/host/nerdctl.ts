@@ -7,14 +7,14 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedConfig } from "../config";
 import { renderNerdctlToml } from "../render/nerdctl-toml";
 import { hostCommand } from "./step";
-import type { Host } from "./host";
+import type { HostHandle } from "./handle";
 import { HostFile } from "./host-file";
 import { hostScript } from "./scripts";
 
 export const NERDCTL_CONFIG_PATH = "/etc/nerdctl/nerdctl.toml";
 
 export interface NerdctlArgs {
-    readonly host: Host;
+    readonly host: HostHandle;
     readonly settings: ResolvedConfig["nerdctl"];
     /** The containerd namespace BuildKit builds into; nerdctl shows the same images. */
     readonly namespace: string;

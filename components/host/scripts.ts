@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderScript, type ScriptParam } from "./shell";
+import { renderScript, type ScriptParam } from "../render/shell";
 
 /** The names of the scripts in `scripts/`. */
 export const SCRIPT_NAMES = [

@@ -22,7 +22,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
-import { renderScript, shellQuote } from "./shell";
+import { renderScript, shellQuote } from "../render/shell";
 import { execCommand, execScript, transportError } from "./transport";
 
 export interface HostStepInputs {

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
 import { targetIdentity, type TransportTarget } from "./runner";
-import { renderScript } from "./shell";
+import { renderScript } from "../render/shell";
 import { runScript } from "./transport";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

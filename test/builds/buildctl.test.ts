@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { buildctlArgs, csvField, hygieneArgs, imageRefFromMetadata, repositoryOf } from "../../components/builds/buildctl";
-import { shellWords } from "../../components/host/shell";
+import { shellWords } from "../../components/render/shell";
 
 const local = { kind: "local", dir: ".", dockerfileDir: "." } as const;
 const head = ["build", "--progress", "plain", "--frontend", "dockerfile.v0"];

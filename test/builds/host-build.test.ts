@@ -13,9 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { contextHash, walkContext } from "../../components/builds/context";
-import { type HostBuildInputs, type HostBuildOutputs, hostBuildProvider } from "../../components/builds/host-build-provider";
+import { type HostBuildInputs, type HostBuildOutputs, hostBuildProvider } from "../../components/host/host-build-provider";
 import { hostScript } from "../../components/host/scripts";
-import { argvParams } from "../../components/builds/host-image-build";
+import { argvParams } from "../../components/host/host-image-build";
 
 const root = mkdtempSync(join(tmpdir(), "hostbuild-"));
 const bin = join(root, "bin");

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { buildctlArgs } from "../../components/builds/buildctl";
-import { hostBuildctl, normalizeImageName } from "../../components/builds/host-image-build";
+import { hostBuildctl, normalizeImageName } from "../../components/host/host-image-build";
 import { parseConfig, type ResolvedConfig } from "../../components/config";
 
 function hostBuild(b: Record<string, unknown>, registries: Record<string, unknown> = {}): ResolvedConfig {

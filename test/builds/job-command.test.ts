@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { jobCommand } from "../../components/builds/job-spec";
-import { shellWords } from "../../components/host/shell";
+import { shellWords } from "../../components/render/shell";
 import { bootMachine, type Machine } from "../harness/machine";
 
 const FIXTURE_BUILDCTL = `#!/bin/sh

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { BuildResult } from "../../components/builds/image-build";
-import { HostBuild } from "../../components/builds/host-image-build";
+import { HostBuild } from "../../components/host/host-image-build";
 import { isSecretValue, recordingMocks, setStackConfig, settle } from "../../tools/evaluate";
 
 type Loaded = { handler: () => { check: (o: object, n: object) => Promise<{ failures: unknown[] }> } };

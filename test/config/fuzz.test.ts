@@ -19,7 +19,7 @@ import { after, describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
 import { parse as parseYaml } from "yaml";
 import { tarEntries } from "../../components/builds/context";
-import { buildScript, contextEntries } from "../../components/builds/host-build-provider";
+import { buildScript, contextEntries } from "../../components/host/host-build-provider";
 import { airgapStagingPath } from "../../components/host/k3s";
 import { checkContextDirs, parseConfig, SECRET_KEYS, stackSchema } from "../../components/config";
 import { formatIssue, walkFields } from "../../components/config/schema";

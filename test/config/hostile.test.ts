@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { isIgnored, parseDockerignore } from "../../components/builds/context";
 import { kubeAccess } from "../../components/builds/kube-client";
-import { argvParams, secretEnvName } from "../../components/builds/host-image-build";
+import { argvParams, secretEnvName } from "../../components/host/host-image-build";
 import { parseConfig, plainSecretLeaves, type RawConfig } from "../../components/config";
 import { rewriteKubeconfig } from "../../components/host/kubeconfig";
 import { hostScript } from "../../components/host/scripts";
-import { readExportLines } from "../../components/host/shell";
+import { readExportLines } from "../../components/render/shell";
 import { formatIssue } from "../../components/config/schema";
 import { FAKE_SSH_KEY as KEY, isSecretValue, runPlatform, tryProgram } from "../../tools/evaluate";
 

@@ -7,7 +7,7 @@
  * read-only where `readOnlyRootFilesystem` says so). Not modelled: seccomp, AppArmor, capabilities,
  * cgroups, the network namespace (the machine's is used).
  */
-import { shellQuote } from "../../components/host/shell";
+import { shellQuote } from "../../components/render/shell";
 
 /** The parts of a Kubernetes pod spec used here (plain values, as the program renders them). */
 export interface PodSpecLike {

@@ -32,7 +32,7 @@ import {
 } from "../../components/host/host-service-provider";
 import { runnerCommand } from "../../components/host/runner";
 import { scriptBody } from "../../components/host/scripts";
-import { renderScript } from "../../components/host/shell";
+import { renderScript } from "../../components/render/shell";
 import { isSecretValue, recordingMocks, setStackConfig, settle } from "../../tools/evaluate";
 
 const sshConnection: HostConnection = {

@@ -1,6 +1,6 @@
 /** Prints every dynamic provider's derived version as JSON (run by provider-version.test.ts in its own process). */
 import { buildResultProvider } from "../../components/builds/build-result-provider";
-import { hostBuildProvider } from "../../components/builds/host-build-provider";
+import { hostBuildProvider } from "../../components/host/host-build-provider";
 import { hostFileProvider } from "../../components/host/host-file-provider";
 import { systemdServiceProvider } from "../../components/host/host-service-provider";
 import { hostStepProvider, hostUploadProvider } from "../../components/host/step-provider";

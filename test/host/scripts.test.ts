@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { hostScript, SCRIPT_NAMES } from "../../components/host/scripts";
-import type { ScriptParam } from "../../components/host/shell";
+import type { ScriptParam } from "../../components/render/shell";
 import { type Mirror, startMirror, VERSIONS } from "../fixtures/artifacts";
 
 let mirror: Mirror;

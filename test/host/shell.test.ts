@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { exportLines, renderScript, shellQuote } from "../../components/host/shell";
+import { exportLines, renderScript, shellQuote } from "../../components/render/shell";
 
 const scratch = mkdtempSync(join(tmpdir(), "k3sbk-shell-"));
 const marker = join(scratch, "pwned");

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { jobName } from "../../components/builds/job-spec";
-import { readArgvParams } from "../../components/host/shell";
+import { readArgvParams } from "../../components/render/shell";
 import { parseConfig, type ResolvedConfig } from "../../components/config";
 import { diffRuns, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../tools/evaluate";
 

@@ -12,7 +12,7 @@ import { ConfigError, DEFAULT_VERSIONS, PROJECT } from "../../components/config"
 import { hostStepProvider } from "../../components/host/step-provider";
 import { providerVersion } from "../../components/provider-version";
 import { scriptBody } from "../../components/host/scripts";
-import { renderScript } from "../../components/host/shell";
+import { renderScript } from "../../components/render/shell";
 import { isSecretValue, resolve, runProgram } from "../../tools/evaluate";
 
 /** Stack config of a Pulumi.<stack>.yaml, without the `k3s-buildkit:` prefix. */

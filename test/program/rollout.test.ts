@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { rolloutWaves } from "../../components/platform";
+import { rolloutWaves } from "../../components/host/rollout";
 import { FAKE_SSH_KEY as KEY, type RecordedWithDeps, restartWindows, runPlatform, schedule, type Slot } from "../../tools/evaluate";
 
 const HOSTS = [

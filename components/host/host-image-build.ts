@@ -9,15 +9,15 @@ import { isAbsolute, resolve as resolvePath } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import type { ResolvedConfig } from "../config";
-import { BUILDKIT_ADDRESS } from "../host/buildkit";
-import { type HostConnection, transportTarget } from "../host/connection";
-import { hostScript } from "../host/scripts";
+import { BUILDKIT_ADDRESS } from "./buildkit";
+import { type HostConnection, transportTarget } from "./connection";
+import { hostScript } from "./scripts";
 import { K3S_CONTAINERD_SOCKET } from "../render/buildkitd-toml";
-import { dockerConfigJson } from "../cluster/specs";
-import { type BuildctlBuild, buildctlArgs, repositoryOf } from "./buildctl";
-import { contextHash, inlineEntries, walkContext } from "./context";
+import { dockerConfigJson } from "../builds/daemon";
+import { type BuildctlBuild, buildctlArgs, repositoryOf } from "../builds/buildctl";
+import { contextHash, inlineEntries, walkContext } from "../builds/context";
 import { type HostBuildInputs, hostBuildProvider } from "./host-build-provider";
-import { contextSource, insecureRegistry, registryOf } from "./job-spec";
+import { contextSource, insecureRegistry, registryOf } from "../builds/job-spec";
 
 export type HostBuildConfig = ResolvedConfig["hostBuilds"][number];
 

@@ -7,10 +7,10 @@
  * Imports nothing from Pulumi at run time (see ../host/runner.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { targetIdentity, targetLabel, type TransportTarget } from "../host/runner";
-import { runScript } from "../host/transport";
-import { imageRefFromMetadata, type BuildMetadata } from "./buildctl";
-import { contextHash, type ContextEntry, inlineEntries, tarEntries, walkContext } from "./context";
+import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
+import { runScript } from "./transport";
+import { imageRefFromMetadata, type BuildMetadata } from "../builds/buildctl";
+import { contextHash, type ContextEntry, inlineEntries, tarEntries, walkContext } from "../builds/context";
 
 /** Contexts larger than this are refused: use a git context for big trees. */
 export const MAX_CONTEXT_BYTES = 256 * 1024 * 1024;
