@@ -188,6 +188,36 @@ export interface BootOptions {
 /** The repository root (this file is test/harness/machine.ts). */
 export const REPO_ROOT = join(__dirname, "..", "..");
 
+/**
+ * Runs `systemd-nspawn "$@"` (after the cgroup name in $1) in a cgroup of its own in every cgroup v1
+ * controller but systemd's, created under the current one (cpuset's CPUs and memory nodes copied).
+ */
+const V1_CGROUP_WRAPPER = `name=$1; shift
+while IFS=: read -r _ ctrls path; do
+  case $ctrls in ''|name=*) continue ;; esac
+  dir=/sys/fs/cgroup/\${ctrls%%,*}
+  [ -d "$dir" ] || continue
+  own="$dir$path/$name"
+  mkdir -p "$own" 2>/dev/null || continue
+  if [ -f "$own/cpuset.cpus" ]; then cat "$dir$path/cpuset.cpus" > "$own/cpuset.cpus"; cat "$dir$path/cpuset.mems" > "$own/cpuset.mems"; fi
+  echo $$ > "$own/cgroup.procs" 2>/dev/null || true
+done < /proc/self/cgroup
+exec systemd-nspawn "$@"`;
+
+/** Removes a stopped machine's cgroups (see V1_CGROUP_WRAPPER), deepest first. */
+function removeV1Cgroups(name: string): void {
+    try {
+        execFileSync("sh", [
+            "-c",
+            'find /sys/fs/cgroup -mindepth 2 -type d -name "$1" 2>/dev/null | while IFS= read -r d; do find "$d" -depth -type d -exec rmdir {} \\; 2>/dev/null; done; true',
+            "sh",
+            name,
+        ]);
+    } catch {
+        // best effort: an empty cgroup left behind holds nothing
+    }
+}
+
 /** Boots a fresh machine from the cached rootfs and waits until sshd answers and systemd is up. */
 export async function bootMachine(name: string, options: BootOptions = {}): Promise<Machine> {
     assertHarnessPrerequisites();
@@ -248,15 +278,22 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     );
     writeFileSync(join(root, "etc/hosts"), `127.0.0.1 localhost\n127.0.1.1 ${name}\n::1 localhost ip6-localhost ip6-loopback\n`);
     const log = join(dir, "console.log");
+    const cgroupName = `k3sbk-${name}-${port}`;
     const logChunks: Buffer[] = [];
     let child: ChildProcess;
     let exited = false;
     /** Starts the container on its root file system (again, after a power-off: a reboot). */
     const spawnContainer = () => {
         exited = false;
+        // In its own cgroup of each v1 controller (the machine's cgroup namespace is rooted there): two
+        // machines' `system.slice/k3s.service` are then two cgroups, not one shared by both.
         const c = spawn(
-            "systemd-nspawn",
+            "sh",
             [
+                "-c",
+                V1_CGROUP_WRAPPER,
+                "sh",
+                cgroupName,
                 "-D",
                 root,
                 "--boot",
@@ -309,6 +346,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     };
     const stop = async (): Promise<void> => {
         await powerOff();
+        removeV1Cgroups(cgroupName);
         writeFileSync(log, Buffer.concat(logChunks));
         rmSync(dir, { recursive: true, force: true });
         rmSync(keys, { recursive: true, force: true });

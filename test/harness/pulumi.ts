@@ -67,6 +67,8 @@ export class PulumiCli {
     private readonly configFile: string;
     private readonly secretsSet = new Map<string, string>();
     private readonly outputsSeen: string[] = [];
+    /** The directory of the program the CLI runs (this repository; another checkout for an upgrade check). */
+    programDir = REPO;
 
     /** Everything the CLI printed so far, except `stack output --show-secrets` (which shows secrets by request). */
     transcript(): string {
@@ -109,7 +111,7 @@ export class PulumiCli {
         await this.cli(["stack", "init", this.stack], true);
         // `stack init` writes the passphrase's salt into Pulumi.<stack>.yaml in the project: move it to
         // this test's own stack file, so the work tree stays as it was.
-        const written = join(REPO, `Pulumi.${this.stack}.yaml`);
+        const written = join(this.programDir, `Pulumi.${this.stack}.yaml`);
         if (existsSync(written)) {
             writeFileSync(this.configFile, readFileSync(written));
             rmSync(written);
@@ -125,7 +127,7 @@ export class PulumiCli {
      */
     async cli(args: readonly string[], check: boolean, input?: string): Promise<{ status: number; out: string }> {
         const { status, out } = await new Promise<{ status: number; out: string }>((resolve, reject) => {
-            const child = spawn("pulumi", [...args, "--non-interactive", "--color", "never"], { cwd: REPO, env: this.env });
+            const child = spawn("pulumi", [...args, "--non-interactive", "--color", "never"], { cwd: this.programDir, env: this.env });
             const chunks: Buffer[] = [];
             child.stdout.on("data", (d: Buffer) => chunks.push(d));
             child.stderr.on("data", (d: Buffer) => chunks.push(d));
