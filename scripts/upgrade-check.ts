@@ -2,8 +2,9 @@
  * `npm run upgrade:check -- <git ref>` (root): a stack made by the program at <ref>, upgraded to this
  * working tree, with the real Pulumi CLI on a booted machine (the real-host harness): `up` with the old
  * program (a server with a host build), then `preview` and `up` with this one. Prints what the upgrade
- * does: operations, replacements (must be 0), the resources that ran a step on the host, SSH sessions.
- * A measurement, not a test: it needs the git history of <ref>.
+ * does: operations, replacements, the resources it changed, SSH sessions, which daemons restarted. Exits 1
+ * when anything was replaced or a second preview is not empty. A measurement, not a test: it needs the git
+ * history of <ref>.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
