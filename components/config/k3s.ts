@@ -88,6 +88,11 @@ export const k3s = obj(
                     min: 1,
                     max: 100,
                 }),
+                allowVersionSkew: bool({
+                    description:
+                        "Allow a k3s.version that skips a Kubernetes minor or goes back from what a host runs (refused at preview otherwise: Kubernetes supports one minor at a time, forward).",
+                    default: false,
+                }),
             },
             {
                 description:

@@ -211,6 +211,13 @@ export class K3sNode extends pulumi.ComponentResource {
                     }),
                 ),
                 delete: hostScript("k3s-uninstall", { K3S_ROLE: args.role, K3S_DATA_DIR: k3s.dataDir }),
+                // Refused at preview: a version that skips a Kubernetes minor, or goes back, from what this host runs.
+                versionGate: {
+                    param: "K3S_VERSION",
+                    key: "k3s.version",
+                    override: "k3s.upgrade.allowVersionSkew",
+                    allowSkew: k3s.upgrade.allowVersionSkew,
+                },
             },
             { parent: this, dependsOn: [...after, ...stageDeps], deleteBeforeReplace: true },
         );

@@ -22,7 +22,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
 import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
-import { renderScript, shellQuote } from "../render/shell";
+import { readExportLines, renderScript, shellQuote } from "../render/shell";
+import { versionSkewProblem } from "./version-skew";
 import { execCommand, execScript, transportError } from "./transport";
 
 export interface HostStepInputs {
@@ -36,6 +37,25 @@ export interface HostStepInputs {
     /** The step's output is secret: its stderr is not streamed to the engine's log. */
     readonly quiet: boolean;
     readonly providerVersion: string;
+    /**
+     * A version the step installs that may only move forward one minor at a time: the script parameter
+     * holding it (read from the scripts the step ran and will run), the config key it comes from, and the
+     * override. A step that would skip a minor or go back is refused before it runs (at preview).
+     */
+    readonly versionGate?: { readonly param: string; readonly key: string; readonly override: string; readonly allowSkew: boolean };
+}
+
+/** Why a step may not move its gated version (see {@link HostStepInputs.versionGate}), or undefined. */
+export function versionGateProblem(olds: Partial<HostStepInputs> | undefined, news: HostStepInputs): string | undefined {
+    const g = news.versionGate;
+    if (g === undefined || g.allowSkew || typeof olds?.create !== "string") return undefined;
+    const installed = readExportLines(olds.create)[g.param];
+    const requested = readExportLines(news.create)[g.param];
+    if (installed === undefined || requested === undefined) return undefined;
+    const problem = versionSkewProblem(installed, requested);
+    return problem === undefined
+        ? undefined
+        : `${g.key}: ${problem} (on ${targetLabel(news.target)}; set ${g.override}: true to do it anyway)`;
 }
 
 export interface HostStepState extends HostStepInputs {
@@ -75,6 +95,11 @@ async function run(target: TransportTarget, script: string, what: string, quiet:
 }
 
 export const hostStepProvider: pulumi.dynamic.ResourceProvider<HostStepInputs, HostStepState> = {
+    async check(olds, news) {
+        const problem = versionGateProblem(olds, news);
+        // (Named by the gate, not the script: the engine prints the property's value with the reason.)
+        return { inputs: news, failures: problem === undefined ? [] : [{ property: "versionGate", reason: problem }] };
+    },
     async diff(_id, olds, news) {
         const changes = stepChanges(olds, news);
         return { changes: changes.length > 0, replaces: changes.includes("triggers") ? ["triggers"] : [] };

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
-import { fileSha256, hostStepProvider, hostUploadProvider } from "./step-provider";
+import { fileSha256, type HostStepInputs, hostStepProvider, hostUploadProvider } from "./step-provider";
 
 export interface HostStepArgs {
     readonly connection: HostConnection;
@@ -20,6 +20,8 @@ export interface HostStepArgs {
     readonly secretScript?: boolean;
     /** The step prints a secret: stdout is a secret output and stderr is not logged. @default false */
     readonly secretOutput?: boolean;
+    /** A version the step installs that may only move one minor forward (see `HostStepInputs.versionGate`). */
+    readonly versionGate?: HostStepInputs["versionGate"];
 }
 
 /** One install step on a host. */
@@ -36,6 +38,7 @@ export class HostStep extends pulumi.dynamic.Resource {
             triggers: args.triggers ?? [],
             quiet,
             providerVersion: providerVersion(hostStepProvider),
+            ...(args.versionGate === undefined ? {} : { versionGate: args.versionGate }),
             stdout: undefined,
         };
         super(

@@ -47,7 +47,7 @@ describe("parseConfig: valid config and defaults", () => {
             airgap: {},
             readyTimeoutSeconds: 300,
             sha256: {},
-            upgrade: { drain: true, drainTimeoutSeconds: 300, agentConcurrency: 1 },
+            upgrade: { drain: true, drainTimeoutSeconds: 300, agentConcurrency: 1, allowVersionSkew: false },
             extraConfig: {},
             serverConfig: {},
             agentConfig: {},

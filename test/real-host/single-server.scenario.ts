@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PulumiCli } from "../harness/pulumi";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
-import { BUILDKIT_UPGRADE, k3sFixture, K3S_UPGRADE, type Mirror, startMirror } from "../fixtures/artifacts";
+import { BUILDKIT_UPGRADE, k3sFixture, K3S_UPGRADE, type Mirror, startMirror, VERSIONS } from "../fixtures/artifacts";
 import { CriClient } from "../harness/cri";
 import { startRegistry } from "../fixtures/registry";
 import { hostState, stackFor, stateDiff, unitState } from "./common";
@@ -30,7 +30,14 @@ const mirrorB = { registries: { "docker.io": { mirrors: ["mirror-b.example.com"]
 let last: Record<string, unknown> = {};
 /** Secret values the stack held at some point: none may appear in plain text in state or in the CLI's output. */
 const sentinels: string[] = [];
-const k3sMirror = () => ({ installScriptUrl: mirror.installScriptUrl, binaryBaseUrl: mirror.k3sBaseUrl, readyTimeoutSeconds: 60 });
+/** The k3s version the host runs (the scenarios never go back: the program refuses that). */
+let k3sVersion: string = VERSIONS.k3s;
+const k3sMirror = () => ({
+    installScriptUrl: mirror.installScriptUrl,
+    binaryBaseUrl: mirror.k3sBaseUrl,
+    readyTimeoutSeconds: 60,
+    version: k3sVersion,
+});
 
 before(async () => {
     mirror = await startMirror();
@@ -159,6 +166,25 @@ describe("one server over SSH, as a sudo user", () => {
         assert.notEqual(await m.exec("systemctl show -p MainPID --value k3s.service"), k3sPid, "k3s restarted on the new binary");
         assert.equal(await m.exec("systemctl show -p MainPID --value buildkit.service"), bkPid, "BuildKit untouched");
         assert.equal((r.outputs as { hosts: Record<string, { k3sVersion: string }> }).hosts["server-1"].k3sVersion, K3S_UPGRADE);
+        k3sVersion = K3S_UPGRADE;
+    });
+
+    it("going back to the previous k3s version is refused at preview, naming k3s.version, and changes nothing", async () => {
+        const before = await hostState(m);
+        const back = stackFor([m], mirror, { ...mirrorB, k3s: { ...k3sMirror(), version: VERSIONS.k3s } });
+        const preview = await engine.preview(back, ["sshPrivateKey"]);
+        assert.notEqual(preview.status, 0, "the preview fails");
+        const message = new RegExp(
+            `k3s\\.version: ${VERSIONS.k3s.replace(/[.+]/g, "\\$&")} is older than the installed ${K3S_UPGRADE.replace(/[.+]/g, "\\$&")}: Kubernetes does not support going back`,
+        );
+        assert.match(engine.transcript(), message);
+        const sessions = m.commandLines().length;
+        const r = await engine.up(back, ["sshPrivateKey"]);
+        assert.equal(r.failures[0]?.name, "server-1-k3s-install");
+        assert.match(r.failures[0]?.message ?? "", message);
+        assert.equal(m.commandLines().length, sessions, "the refusal opened no SSH session");
+        assert.deepEqual(stateDiff(before, await hostState(m)), { removed: [], added: [] }, "the host is unchanged");
+        console.log(`# skew guard: ${(r.failures[0]?.message ?? "").split("\n")[0]}`);
     });
 
     it("a BuildKit checksum mismatch fails with a clear message and installs nothing new", async () => {
