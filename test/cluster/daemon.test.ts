@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse as smolParse } from "smol-toml";
-import { FAKE_SSH_KEY as KEY, isSecretValue, type RecordedWithDeps, resolve, runPlatform } from "../../tools/evaluate";
+import { FAKE_SSH_KEY as KEY, isSecretValue, type RecordedWithDeps, resolve, runPlatform, unwrapSecrets } from "../../tools/evaluate";
 
 const withHosts = { sshPrivateKey: KEY, hosts: [{ name: "s1", address: "10.0.0.5" }] };
 const byo = { kubeconfig: "apiVersion: v1\nkind: Config\n" };
@@ -17,14 +17,7 @@ const registries = {
     "registry.example.com": { username: "ci", ca: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n" },
 };
 
-const unwrap = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(unwrap);
-    if (typeof v === "object" && v !== null) {
-        if (isSecretValue(v)) return unwrap((v as { value: unknown }).value);
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
-    }
-    return v;
-};
+const unwrap = unwrapSecrets;
 const get = (rs: RecordedWithDeps[], name: string) => {
     const r = rs.find((x) => x.name === name);
     assert.ok(r, `no resource ${name}`);

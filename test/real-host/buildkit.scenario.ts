@@ -24,7 +24,7 @@ import { parse as parseToml } from "smol-toml";
 import { DAEMON_NAME, DAEMON_PORT } from "../../components/builds/daemon";
 import { tlsPlan } from "../../components/cluster/specs";
 import { replicaHost } from "../../components/builds/job-spec";
-import { FAKE_SSH_KEY, isSecretValue, type RecordedWithDeps, runPlatform } from "../../tools/evaluate";
+import { FAKE_SSH_KEY, type RecordedWithDeps, runPlatform, unwrapSecrets } from "../../tools/evaluate";
 import { issueFromPlan } from "../harness/certs";
 import { CriClient } from "../harness/cri";
 import { bootMachine, type Machine } from "../harness/machine";
@@ -251,14 +251,7 @@ interface Rendered {
     dockerConfig: string;
     namespace: string;
 }
-const unwrap = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(unwrap);
-    if (typeof v === "object" && v !== null) {
-        if (isSecretValue(v)) return unwrap((v as { value: unknown }).value);
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrap(x)]));
-    }
-    return v;
-};
+const unwrap = unwrapSecrets;
 async function render(mode: "privileged" | "rootless", builds: unknown[]): Promise<Rendered> {
     const { recorded } = await runPlatform(
         {

@@ -28,6 +28,16 @@ export function isSecretValue(v: unknown): boolean {
     return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
 }
 
+/** A recorded value with every secret unwrapped, at any depth (the values as a provider would receive them). */
+export function unwrapSecrets(v: unknown): unknown {
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (typeof v === "object" && v !== null) {
+        if (isSecretValue(v)) return unwrapSecrets((v as { value: unknown }).value);
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+    }
+    return v;
+}
+
 /** A k3s admin kubeconfig as the server writes it (fake credentials). */
 export const FAKE_K3S_KUBECONFIG = `apiVersion: v1
 clusters:
