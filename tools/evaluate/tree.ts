@@ -7,12 +7,12 @@ import type { RecordedWithDeps } from "./program";
  * their inputs resolve). `componentsOnly`: the component resources alone.
  */
 export function drawTree(recorded: readonly RecordedWithDeps[], stack: string, componentsOnly = false): string {
-    // A URN holds the types of every ancestor: its parent's URN is its own minus its type, with the parent's name.
+    // `urn:pulumi:<stack>::<project>::<ancestor types and own type, by $>::<name>`: the parent's URN is the
+    // same without the last type, with the parent's name.
     const parentUrn = (r: RecordedWithDeps): string | undefined => {
         if (r.parent === undefined) return undefined;
-        const [prefix, chain] = [r.urn.slice(0, r.urn.indexOf("::", r.urn.indexOf("::") + 2) + 2), r.urn.split("::")[2]];
-        const types = chain.split("$");
-        return `${prefix}${types.slice(0, -1).join("$")}::${r.parent}`;
+        const [stackPart, project, chain] = r.urn.split("::");
+        return [stackPart, project, chain.split("$").slice(0, -1).join("$"), r.parent].join("::");
     };
     const children = new Map<string, RecordedWithDeps[]>();
     const roots: RecordedWithDeps[] = [];
