@@ -7,7 +7,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { moved } from "../aliases";
-import { ImageBuild } from "../builds/image-build";
+import { Builds, IMAGE_BUILD_TYPE } from "../builds/builds";
 import type { ResolvedConfig, StackSecrets } from "../config";
 import type { BuildOutputs } from "../builds/outputs";
 import { BuildkitDaemon, type ClientTls } from "./buildkit-daemon";
@@ -94,34 +94,27 @@ export class Cluster extends pulumi.ComponentResource {
         this.registerOutputs({ builds: this.builds });
     }
 
-    /** In-cluster builds (Jobs against the daemon). */
+    /**
+     * In-cluster builds (Jobs against the daemon) under one `Builds` component. Each build sat under this
+     * component before, and at the stack's root before the tree: both URNs are its aliases.
+     */
     private imageBuilds(stack: Pick<ClusterArgs, "settings" | "secrets">, kubeconfig: pulumi.Input<string>): Record<string, BuildOutputs> {
         const daemon = this.daemon;
-        if (daemon === undefined) return {}; // config validation rejects builds without the daemon
-        return Object.fromEntries(
-            stack.settings.builds.map((b) => {
-                const build = new ImageBuild(
-                    b.name,
-                    {
-                        provider: this.provider,
-                        kubeconfig,
-                        build: b,
-                        registries: stack.settings.registries,
-                        daemon: {
-                            namespace: daemon.namespace,
-                            replicas: daemon.replicas,
-                            image: daemon.image,
-                            clientTlsSecretName: daemon.clientTlsSecretName,
-                            registryAuthSecretName: daemon.registryAuthSecretName,
-                        },
-                        buildSecrets: stack.secrets.buildSecrets,
-                        dependsOn: [daemon],
-                    },
-                    moved(this, "k3s-buildkit:build:ImageBuild", b.name),
-                );
-                return [b.name, { kind: "cluster", jobName: build.jobName, digest: build.digest, ref: build.ref }] as const;
-            }),
+        if (daemon === undefined || stack.settings.builds.length === 0) return {}; // config validation rejects builds without the daemon
+        const builds = new Builds(
+            "builds",
+            {
+                provider: this.provider,
+                kubeconfig,
+                builds: stack.settings.builds,
+                registries: stack.settings.registries,
+                daemon,
+                buildSecrets: stack.secrets.buildSecrets,
+                previousUrns: (name) => [pulumi.createUrn(name, IMAGE_BUILD_TYPE, this), pulumi.createUrn(name, IMAGE_BUILD_TYPE)],
+            },
+            { parent: this },
         );
+        return builds.results;
     }
 
     /** Deployments running built images by digest; a host-built image pins its pods to that host. */

@@ -47,7 +47,7 @@ function identities(recorded: readonly RecordedWithDeps[]): Map<string, Recorded
 
 describe("the resource tree", () => {
     for (const stack of ["dev", "ha-example"]) {
-        it(`${stack}: every URN of a stack made before the tree is matched by an alias, same type and name; only Platform and Cluster are new`, async () => {
+        it(`${stack}: every URN of a stack made before the tree is matched by an alias, same type and name; only Platform, Cluster and Builds are new`, async () => {
             const { values, secretKeys } = readStackConfig(join(__dirname, "../..", `Pulumi.${stack}.yaml`));
             const { recorded } = await runPlatform(values, secretKeys);
             const ids = identities(recorded);
@@ -86,16 +86,38 @@ describe("the resource tree", () => {
                     .filter((r) => !rolling(r))
                     .map((r) => `${r.type} ${r.name}`)
                     .sort(),
-                ["k3s-buildkit:cluster:Cluster cluster", "k3s-buildkit:index:Platform k3s-buildkit"],
+                [
+                    ...(recorded.some((r) => r.type === "k3s-buildkit:build:Builds") ? ["k3s-buildkit:build:Builds builds"] : []),
+                    "k3s-buildkit:cluster:Cluster cluster",
+                    "k3s-buildkit:index:Platform k3s-buildkit",
+                ],
             );
             assert.equal(moves.length, old.length, "every resource moved under the tree (and is aliased)");
             console.log(
-                `# ${stack}: ${old.length} resources moved by alias, 0 replaced, 2 components added, ${added.filter(rolling).length} rolling-restart steps added, ${retired.length} command/random resources succeeded by HostStep/K3sToken`,
+                `# ${stack}: ${old.length} resources moved by alias, 0 replaced, ${added.length - added.filter(rolling).length} components added, ${added.filter(rolling).length} rolling-restart steps added, ${retired.length} command/random resources succeeded by HostStep/K3sToken`,
             );
         });
     }
 
-    it("the tree reads like the platform: Platform → host → k3s/BuildKit/nerdctl/host builds; Platform → cluster → provider, daemon, builds", async () => {
+    it("ha-example: each in-cluster build moved under Builds keeps the URN it had under the Cluster as an alias", async () => {
+        const { values, secretKeys } = readStackConfig(join(__dirname, "../..", "Pulumi.ha-example.yaml"));
+        const { recorded } = await runPlatform(values, secretKeys);
+        const builds = recorded.filter((r) => r.type === "k3s-buildkit:build:ImageBuild");
+        assert.ok(builds.length > 0);
+        const cluster = "urn:pulumi:test::k3s-buildkit::k3s-buildkit:index:Platform$k3s-buildkit:cluster:Cluster";
+        for (const b of builds) {
+            assert.equal(b.urn, `${cluster}$k3s-buildkit:build:Builds$k3s-buildkit:build:ImageBuild::${b.name}`);
+            assert.ok(b.aliases.includes(`${cluster}$k3s-buildkit:build:ImageBuild::${b.name}`), b.aliases.join("\n"));
+        }
+        // The children follow their build: under Builds now, aliased through it.
+        const ids = identities(recorded);
+        for (const c of recorded.filter((r) => /\$k3s-buildkit:build:ImageBuild\$/.test(r.urn))) {
+            const underCluster = c.urn.replace("$k3s-buildkit:build:Builds", "");
+            assert.equal(ids.get(underCluster)?.urn, c.urn, `${underCluster} is not matched`);
+        }
+    });
+
+    it("the tree reads like the platform: Platform → host → k3s/BuildKit/nerdctl/host builds; Platform → cluster → provider, daemon, Builds → each build", async () => {
         const { values, secretKeys } = readStackConfig(join(__dirname, "../..", "Pulumi.ha-example.yaml"));
         const { recorded } = await runPlatform(values, secretKeys);
         const tops = (r: RecordedWithDeps) => qualifiedType(r.urn).split("$").slice(0, 3).join(" > ");
@@ -103,7 +125,7 @@ describe("the resource tree", () => {
         assert.deepEqual(shapes, [
             "k3s-buildkit:index:Platform",
             "k3s-buildkit:index:Platform > k3s-buildkit:cluster:Cluster",
-            "k3s-buildkit:index:Platform > k3s-buildkit:cluster:Cluster > k3s-buildkit:build:ImageBuild",
+            "k3s-buildkit:index:Platform > k3s-buildkit:cluster:Cluster > k3s-buildkit:build:Builds",
             "k3s-buildkit:index:Platform > k3s-buildkit:cluster:Cluster > k3s-buildkit:cluster:BuildkitDaemon",
             "k3s-buildkit:index:Platform > k3s-buildkit:host:Host",
             "k3s-buildkit:index:Platform > k3s-buildkit:host:Host > k3s-buildkit:host:BuildkitHost",
