@@ -78,7 +78,7 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
 
         const tag = cluster.mode === "rootless" ? `${args.buildkit.version}-rootless` : args.buildkit.version;
         this.image = `${cluster.imageRepository}:${tag}`;
-        const data = configMapData(cluster.mode, args.buildkit, args.registries, cluster.extraConfig);
+        const data = configMapData(cluster, args.buildkit, args.registries);
         const configHash = createHash("sha256").update(JSON.stringify(data)).digest("hex");
         const specInputs = {
             mode: cluster.mode,
@@ -90,6 +90,7 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
             tlsSecretName: `${DAEMON_NAME}-server-tls`,
             configHash,
             hostStatePath: args.hostStateDir,
+            buildGraceSeconds: args.buildkit.buildGraceSeconds,
             proxyEnv: args.proxyEnv ?? {},
         };
         // Pod Security admission: the namespace admits the level the daemon's pods need (build Jobs, which

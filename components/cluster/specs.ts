@@ -6,7 +6,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { ResolvedConfig } from "../config";
 import { DAEMON_NAME, DAEMON_PORT } from "../builds/daemon";
-import { renderBuildkitdToml } from "../render/buildkitd-toml";
+import { hasOwnGcPolicy, renderBuildkitdToml } from "../render/buildkitd-toml";
+import { effectiveGc, quantityBytes } from "../render/gc-limits";
 
 /** Where the server certificate Secret is mounted. */
 export const CERTS_DIR = "/certs";
@@ -28,19 +29,38 @@ export const caKey = (registry: string) => `ca-${registry.replace(/[^-._a-zA-Z0-
 /** Path of a registry's CA inside the pod. */
 export const caPath = (registry: string) => `${CONFIG_DIR}/certs/${registry}/ca.pem`;
 
-/** The ConfigMap's data: buildkitd.toml (OCI worker) and the registries' CA files. */
+/** CPUs of a Kubernetes CPU quantity ("500m", "2", "1.5"), rounded up; undefined when it is not one. */
+export function cpuCount(quantity: string | undefined): number | undefined {
+    if (quantity === undefined) return undefined;
+    const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(quantity);
+    if (m === null) return undefined;
+    const cpus = Number(m[1]) / (m[2] === "m" ? 1000 : 1);
+    return Math.max(1, Math.ceil(cpus));
+}
+
+/**
+ * The ConfigMap's data: buildkitd.toml (OCI worker) and the registries' CA files. GC limits not set in
+ * config are derived from the state volume's size (a PVC of `stateSize`); on a node's hostPath, whose disk
+ * is not known here, BuildKit applies the shares to it at start. max-parallelism follows the CPU limit.
+ */
 export function configMapData(
-    mode: Mode,
+    cluster: Pick<ResolvedConfig["cluster"], "mode" | "storageClass" | "stateSize" | "resources" | "extraConfig">,
     buildkit: ResolvedConfig["buildkit"],
     registries: ResolvedConfig["registries"],
-    /** cluster.extraConfig: the escape hatch, deep-merged. */
-    extra: Readonly<Record<string, unknown>> = {},
 ): Record<string, string> {
+    const diskBytes = cluster.storageClass === undefined ? undefined : quantityBytes(cluster.stateSize);
+    const maxParallelism = buildkit.maxParallelism ?? cpuCount(cluster.resources.limits.cpu);
     const toml = renderBuildkitdToml({
-        extra,
-        root: modePaths(mode).root,
+        extra: cluster.extraConfig,
+        root: modePaths(cluster.mode).root,
         debug: buildkit.debug,
-        worker: { kind: "oci", platforms: buildkit.platforms, gc: buildkit.gc },
+        worker: {
+            kind: "oci",
+            platforms: buildkit.platforms,
+            gc: effectiveGc(buildkit.gc, diskBytes, hasOwnGcPolicy(cluster.extraConfig, "oci")),
+            ...(maxParallelism === undefined ? {} : { maxParallelism }),
+        },
+        history: buildkit.history,
         registries: Object.fromEntries(
             Object.entries(registries).map(([host, r]) => [
                 host,
@@ -52,6 +72,22 @@ export function configMapData(
     for (const [host, r] of Object.entries(registries)) if (r.ca !== undefined) data[caKey(host)] = r.ca;
     return data;
 }
+
+/**
+ * The daemon's preStop: wait while BuildKit reports running builds (STARTED events of its build history),
+ * at most `graceSeconds`, so a rolled, drained or evicted pod finishes its builds before SIGTERM.
+ */
+export function waitForBuildsCommand(socket: string, graceSeconds: number): string[] {
+    return [
+        "sh",
+        "-c",
+        `end=$(($(date +%s) + ${graceSeconds})); ` +
+            `while buildctl --addr ${socket} debug histories --format '{{.Type}}' 2>/dev/null | grep -q '^STARTED$' && [ "$(date +%s)" -lt "$end" ]; do sleep 2; done`,
+    ];
+}
+
+/** Seconds the daemon gets to stop after its builds' grace: buildkitd's own shutdown. */
+export const DAEMON_STOP_SECONDS = 30;
 
 export interface StatefulSetInputs {
     readonly mode: Mode;
@@ -68,6 +104,8 @@ export interface StatefulSetInputs {
     readonly tlsHash: string;
     /** hostPath for state when no storageClass is set. */
     readonly hostStatePath: string;
+    /** Longest a stopping pod waits for its running builds (`buildkit.buildGraceSeconds`). @default 0 */
+    readonly buildGraceSeconds?: number;
     /** Proxy variables for buildkitd (stack proxy; NO_PROXY covers the cluster). @default {} */
     readonly proxyEnv?: Readonly<Record<string, string>>;
 }
@@ -111,6 +149,9 @@ export function statefulSetSpec(i: StatefulSetInputs): k8s.types.input.apps.v1.S
         ports: [{ name: DAEMON_NAME, containerPort: DAEMON_PORT, protocol: "TCP" }],
         readinessProbe: probe,
         livenessProbe: probe,
+        ...((i.buildGraceSeconds ?? 0) > 0
+            ? { lifecycle: { preStop: { exec: { command: waitForBuildsCommand(socket, i.buildGraceSeconds ?? 0) } } } }
+            : {}),
         securityContext: rootless
             ? {
                   runAsUser: 1000,
@@ -165,6 +206,7 @@ export function statefulSetSpec(i: StatefulSetInputs): k8s.types.input.apps.v1.S
                 ...(rootless ? { securityContext: { fsGroup: 1000 } } : {}),
                 ...(initContainers.length > 0 ? { initContainers } : {}),
                 containers: [container],
+                terminationGracePeriodSeconds: (i.buildGraceSeconds ?? 0) + DAEMON_STOP_SECONDS,
                 ...(Object.keys(i.cluster.nodeSelector).length > 0 ? { nodeSelector: i.cluster.nodeSelector } : {}),
                 ...(i.cluster.tolerations.length > 0 ? { tolerations: i.cluster.tolerations.map((t) => ({ ...t })) } : {}),
                 ...(i.cluster.affinity === undefined ? {} : { affinity: i.cluster.affinity as k8s.types.input.core.v1.Affinity }),

@@ -1,6 +1,8 @@
 /** Stack config: BuildKit and nerdctl on every host. */
 import { absolutePath, DEFAULT_VERSIONS, HTTP_URL, PLATFORM, SHA256, version } from "./fields";
-import { arr, bool, json, map, obj, optional, str } from "./schema";
+import { arr, bool, int, json, map, obj, optional, str } from "./schema";
+
+const SIZE = { regex: /^\d+(?:[KMGT]B)?$/, expected: 'a size like "100GB" or "512MB" (binary units: 1GB is 1024³ bytes)' };
 
 export const buildkit = obj(
     {
@@ -54,13 +56,50 @@ export const buildkit = obj(
                         pattern: { regex: /^\d+(?:[KMGT]B|%)?$/, expected: 'a size like "20GB" or a percentage like "20%"' },
                     }),
                 ),
+                maxUsedCeiling: str({
+                    description:
+                        "With none of the three limits set, they are derived from the disk BuildKit's state is on (the host's buildkit.root filesystem, the in-cluster state volume): reserve 10% (at most 10GB), use at most 60% but never more than this, keep 20% free.",
+                    default: "100GB",
+                    pattern: SIZE,
+                }),
             },
             {
                 description:
-                    "BuildKit GC (v0.17+ keys). Sizes are binary: BuildKit reads 1GB as 1024³ bytes; a percentage is of the disk BuildKit's root is on.",
+                    "BuildKit GC (v0.17+ keys). Sizes are binary: BuildKit reads 1GB as 1024³ bytes; a percentage is of the disk BuildKit's root is on. Unset limits are derived from the disk (see maxUsedCeiling); the rendered buildkitd.toml shows them.",
                 default: {},
             },
         ),
+        maxParallelism: optional(
+            int({
+                description:
+                    "Build steps a daemon runs at once (worker max-parallelism). Default: the host's CPU count; in the cluster, the daemon's CPU limit (rounded up) when cluster.resources.limits.cpu is set, else unlimited.",
+                min: 1,
+                max: 1024,
+            }),
+        ),
+        history: obj(
+            {
+                maxAgeHours: int({ description: "Hours a finished build's record is kept.", default: 48, min: 1, max: 24 * 365 }),
+                maxEntries: int({
+                    description:
+                        "Finished build records kept. At least 1: with 0 BuildKit records no builds, and a restart could no longer see the builds it must wait for.",
+                    default: 50,
+                    min: 1,
+                    max: 100000,
+                }),
+            },
+            {
+                description: "BuildKit's build history (buildkitd.toml [history]), for buildctl debug histories and buildx history.",
+                default: {},
+            },
+        ),
+        buildGraceSeconds: int({
+            description:
+                "Longest a daemon restart (a BuildKit upgrade or config change on a host; a rolled or drained in-cluster pod) waits for the builds running on it, read from BuildKit's build history; past it the daemon restarts anyway.",
+            default: 900,
+            min: 0,
+            max: 86400,
+        }),
         debug: bool({ description: "buildkitd debug logging.", default: false }),
         extraConfig: json({
             description:

@@ -7,7 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedConfig } from "../config";
-import { K3S_CONTAINERD_SOCKET, renderBuildkitdToml, type BuildkitdModel } from "../render/buildkitd-toml";
+import { hasOwnGcPolicy, K3S_CONTAINERD_SOCKET, renderBuildkitdToml, type BuildkitdModel } from "../render/buildkitd-toml";
+import { effectiveGc } from "../render/gc-limits";
 import { renderEnvFile } from "../render/proxy";
 import {
     BUILDKIT_CONFIG_PATH,
@@ -29,8 +30,22 @@ export const buildkitCaPath = (registry: string) => `/etc/buildkit/certs/${regis
 /** The address of the host daemon, for buildctl and nerdctl. */
 export const BUILDKIT_ADDRESS = `unix://${BUILDKIT_SOCKET_PATH}`;
 
-/** The buildkitd.toml model for a host, from stack config. Pure. */
-export function hostBuildkitdModel(buildkit: ResolvedConfig["buildkit"], registries: ResolvedConfig["registries"]): BuildkitdModel {
+/** What a host's buildkitd.toml derives from the machine (preflight): its disk and CPUs; 0 is unknown. */
+export interface BuildkitHostFacts {
+    readonly diskBytes: number;
+    readonly cpus: number;
+}
+
+/**
+ * The buildkitd.toml model for a host, from stack config and what the host has. Pure. GC limits not set
+ * in config are derived from the disk BuildKit's root is on; max-parallelism defaults to the CPUs.
+ */
+export function hostBuildkitdModel(
+    buildkit: ResolvedConfig["buildkit"],
+    registries: ResolvedConfig["registries"],
+    facts: BuildkitHostFacts = { diskBytes: 0, cpus: 0 },
+): BuildkitdModel {
+    const maxParallelism = buildkit.maxParallelism ?? (facts.cpus > 0 ? facts.cpus : undefined);
     return {
         extra: buildkit.extraConfig,
         root: buildkit.root,
@@ -40,8 +55,10 @@ export function hostBuildkitdModel(buildkit: ResolvedConfig["buildkit"], registr
             address: K3S_CONTAINERD_SOCKET,
             namespace: buildkit.containerdNamespace,
             platforms: buildkit.platforms,
-            gc: buildkit.gc,
+            gc: effectiveGc(buildkit.gc, facts.diskBytes, hasOwnGcPolicy(buildkit.extraConfig, "containerd")),
+            ...(maxParallelism === undefined ? {} : { maxParallelism }),
         },
+        history: buildkit.history,
         registries: Object.fromEntries(
             Object.entries(registries).map(([host, r]) => [
                 host,
@@ -103,7 +120,7 @@ export class BuildkitHost extends pulumi.ComponentResource {
         );
         this.tarballSha256 = install.stdout.apply((out) => /^buildkit_sha256=([0-9a-f]{64})$/m.exec(out)?.[1] ?? "");
 
-        const toml = renderBuildkitdToml(hostBuildkitdModel(settings, args.registries));
+        const toml = host.facts.apply((facts) => renderBuildkitdToml(hostBuildkitdModel(settings, args.registries, facts)));
         const socketUnit = renderUnit(buildkitSocketUnit("root"));
         const serviceUnit = renderUnit(
             buildkitServiceUnit(args.k3sUnit, withProxy, { root: settings.root, namespace: settings.containerdNamespace }),
@@ -147,7 +164,7 @@ export class BuildkitHost extends pulumi.ComponentResource {
             { parent: this, dependsOn: [install, ...files] },
         );
         const triggers = [
-            sha256Hex(toml),
+            toml.apply(sha256Hex),
             sha256Hex(serviceUnit),
             ...caFiles.map((f) => sha256Hex(f.content)),
             settings.version,
@@ -155,7 +172,13 @@ export class BuildkitHost extends pulumi.ComponentResource {
         ];
         const service = new SystemdService(
             `${name}-buildkit`,
-            { connection: conn, unit: "buildkit.service", restartTriggers: triggers },
+            {
+                connection: conn,
+                unit: "buildkit.service",
+                restartTriggers: triggers,
+                // A restart waits for the builds running on the daemon (bounded), then restarts it.
+                waitForBuilds: { buildkitAddress: BUILDKIT_ADDRESS, timeoutSeconds: settings.buildGraceSeconds },
+            },
             { parent: this, dependsOn: [socket] },
         );
         this.ready = hostCommand(

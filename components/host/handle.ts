@@ -11,4 +11,6 @@ export interface HostHandle {
     readonly ready: pulumi.Resource;
     /** `amd64` or `arm64`, as the preflight found it. */
     readonly arch: pulumi.Output<string>;
+    /** What the preflight found: BuildKit's disk (bytes) and the CPUs, which BuildKit's defaults derive from. */
+    readonly facts: pulumi.Output<{ readonly diskBytes: number; readonly cpus: number }>;
 }

@@ -28,6 +28,11 @@ export interface SystemdServiceInputs {
      * 0: no bound. Absent in state written before it existed.
      */
     readonly startTimeoutSeconds?: number;
+    /**
+     * A BuildKit daemon: a restart first waits for its running builds, at most `timeoutSeconds`. Not part
+     * of the diff (it says how a restart happens, not what runs). Absent in state written before it existed.
+     */
+    readonly waitForBuilds?: { readonly buildkitAddress: string; readonly timeoutSeconds: number };
     readonly providerVersion: string;
 }
 
@@ -45,7 +50,7 @@ export function checkServiceInputs(i: Pick<SystemdServiceInputs, "unit">): { pro
  * just before is known; `restart` only when asked (a trigger changed) and the unit should run.
  */
 export function applyServiceScript(
-    i: Pick<SystemdServiceInputs, "unit" | "enabled" | "active" | "startTimeoutSeconds">,
+    i: Pick<SystemdServiceInputs, "unit" | "enabled" | "active" | "startTimeoutSeconds" | "waitForBuilds">,
     restart: boolean,
 ): string {
     return renderScript(
@@ -57,6 +62,8 @@ if [ "$UNIT_ACTIVE" != true ]; then
 fi
 verb=start
 [ "$UNIT_RESTART" = true ] && verb=restart
+if [ "$verb" = restart ] && [ -n "$BUILDKIT_ADDR" ] && [ "$(systemctl is-active -- "$UNIT" || true)" = active ]; then
+${WAIT_FOR_BUILDS}fi
 # A unit still activating (a start that never got ready, e.g. from a failed up) waits on its old
 # process: restart it, so a fixed unit or config takes effect.
 if [ "$verb" = start ] && [ "$(systemctl is-active -- "$UNIT" || true)" = activating ]; then verb=restart; fi
@@ -86,9 +93,38 @@ done
             UNIT_ACTIVE: i.active,
             UNIT_RESTART: restart,
             START_TIMEOUT: i.startTimeoutSeconds ?? 0,
+            BUILDKIT_ADDR: i.waitForBuilds?.buildkitAddress ?? "",
+            BUILD_GRACE: i.waitForBuilds?.timeoutSeconds ?? 0,
         },
     );
 }
+
+/**
+ * Waits (in a unit's restart) until the BuildKit daemon at $BUILDKIT_ADDR runs no build, at most
+ * $BUILD_GRACE seconds. Running builds are what BuildKit itself reports: the STARTED events of
+ * \`buildctl debug histories\` (its active builds; finished ones are COMPLETE). A daemon that does not
+ * answer runs no build we could wait for. Past the bound the restart goes ahead, naming the builds it cuts.
+ */
+const WAIT_FOR_BUILDS = `  running_builds() {
+    buildctl --addr "$BUILDKIT_ADDR" debug histories --format '{{.Type}} {{.Record.Ref}}' 2>/dev/null | sed -n 's/^STARTED //p' || true
+  }
+  grace_end=$((SECONDS + BUILD_GRACE))
+  said=""
+  while :; do
+    running=$(running_builds)
+    [ -z "$running" ] && break
+    if [ "$SECONDS" -ge "$grace_end" ]; then
+      echo "k3s-buildkit: restarting $UNIT on $(hostname) with builds still running after $BUILD_GRACE s (buildkit.buildGraceSeconds): $(echo "$running" | tr '\\n' ' ')" >&2
+      break
+    fi
+    if [ "$said" != "$running" ]; then
+      echo "k3s-buildkit: $UNIT on $(hostname) waits for $(echo "$running" | wc -l) running build(s) before it restarts (at most $BUILD_GRACE s): $(echo "$running" | tr '\\n' ' ')" >&2
+      said=$running
+    fi
+    sleep 2
+  done
+  echo "k3s-buildkit: $UNIT on $(hostname) runs no build; restarting" >&2
+`;
 
 /** The script that reports `is-enabled` and `is-active`, one per line. */
 export function readServiceScript(unit: string): string {
@@ -153,7 +189,11 @@ export const systemdServiceProvider: pulumi.dynamic.ResourceProvider<SystemdServ
     async update(_id, olds, news) {
         if (serviceChanges(olds, news).every((c) => STATE_ONLY.includes(c))) return { outs: news };
         const restart = JSON.stringify(olds.restartTriggers) !== JSON.stringify(news.restartTriggers);
-        await runScript(news.target, applyServiceScript(news, restart), `${restart ? "restarting" : "starting"} ${news.unit}`);
+        // What a restart waits for (running builds) is shown while it waits, as install steps show their output.
+        const where = targetLabel(news.target);
+        await runScript(news.target, applyServiceScript(news, restart), `${restart ? "restarting" : "starting"} ${news.unit}`, (chunk) =>
+            process.stderr.write(chunk.replace(/^(?=.)/gm, `[${where}] `)),
+        );
         return { outs: news };
     },
     async delete(_id, props) {

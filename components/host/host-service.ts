@@ -24,6 +24,11 @@ export interface SystemdServiceArgs {
      * no step waits forever on a unit that never reports ready. 0: unbounded. @default 120
      */
     readonly startTimeoutSeconds?: pulumi.Input<number>;
+    /**
+     * A BuildKit daemon: before a restart, wait for the builds running on it (read from its build history
+     * with `buildctl debug histories`), at most `timeoutSeconds`; past it, restart anyway. @default no wait
+     */
+    readonly waitForBuilds?: { readonly buildkitAddress: string; readonly timeoutSeconds: number };
 }
 
 /** The enabled/active state of a systemd unit, managed with drift detection. */
@@ -41,6 +46,7 @@ export class SystemdService extends pulumi.dynamic.Resource {
             restartTriggers: args.restartTriggers ?? [],
             stopOnDelete: args.stopOnDelete ?? true,
             startTimeoutSeconds: args.startTimeoutSeconds ?? 120,
+            ...(args.waitForBuilds === undefined ? {} : { waitForBuilds: args.waitForBuilds }),
             providerVersion: providerVersion(systemdServiceProvider),
         };
         super(systemdServiceProvider, name, inputs, { ...opts, additionalSecretOutputs: ["target"] }, "k3s-buildkit", "SystemdService");

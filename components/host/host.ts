@@ -72,11 +72,21 @@ export interface HostArgs {
     readonly builds?: readonly ResolvedConfig["hostBuilds"][number][];
 }
 
-/** Parses the preflight script's output (`arch=amd64`). */
-export function parsePreflight(stdout: string): { arch: "amd64" | "arm64" } {
+/** What the preflight found on a host. */
+export interface HostFacts {
+    readonly arch: "amd64" | "arm64";
+    /** Size of the filesystem BuildKit's root is on, in bytes; 0 when not reported. */
+    readonly diskBytes: number;
+    /** Online CPUs; 0 when not reported. */
+    readonly cpus: number;
+}
+
+/** Parses the preflight script's output (`arch=amd64`, `disk_kib=…`, `cpus=…`). */
+export function parsePreflight(stdout: string): HostFacts {
     const m = /^arch=(amd64|arm64)$/m.exec(stdout);
     if (m === null) throw new Error(`preflight printed no architecture: ${JSON.stringify(stdout.slice(0, 200))}`);
-    return { arch: m[1] as "amd64" | "arm64" };
+    const num = (key: string) => Number(new RegExp(`^${key}=(\\d{1,15})$`, "m").exec(stdout)?.[1] ?? "0");
+    return { arch: m[1] as "amd64" | "arm64", diskBytes: num("disk_kib") * 1024, cpus: num("cpus") };
 }
 
 export class Host extends pulumi.ComponentResource implements HostHandle {
@@ -88,6 +98,8 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
     public readonly connection: HostConnection;
     /** `amd64` or `arm64`, as found by the preflight check. */
     public readonly arch: pulumi.Output<string>;
+    /** What the preflight found: architecture, BuildKit's disk, CPUs. */
+    public readonly facts: pulumi.Output<HostFacts>;
     /** The preflight step; every step on the host depends on it. */
     public readonly ready: pulumi.Resource;
     /** The first server of an HA cluster: the etcd snapshot taken before a k3s version change. */
@@ -110,16 +122,17 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
             `${name}-preflight`,
             {
                 connection: args.connection,
-                // Only hosts that need more tools get the parameter: the others' preflight stays as it was.
-                create: renderScript(
-                    scriptBody("preflight"),
-                    (args.requires ?? []).length === 0 ? {} : { EXTRA_TOOLS: [...(args.requires ?? [])].sort().join(" ") },
-                ),
+                // Hosts that need more tools get EXTRA_TOOLS; BUILDKIT_ROOT names the disk BuildKit's GC limits derive from.
+                create: renderScript(scriptBody("preflight"), {
+                    BUILDKIT_ROOT: settings.buildkit.root,
+                    ...((args.requires ?? []).length === 0 ? {} : { EXTRA_TOOLS: [...(args.requires ?? [])].sort().join(" ") }),
+                }),
             },
             { parent: this },
         );
         this.ready = preflight;
-        this.arch = preflight.stdout.apply((out) => parsePreflight(out).arch);
+        this.facts = preflight.stdout.apply(parsePreflight);
+        this.arch = this.facts.apply((f) => f.arch);
 
         // HA (embedded etcd): a snapshot on the first server before anything installs a new k3s version.
         if (first === undefined && args.ha) {

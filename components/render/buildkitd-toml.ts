@@ -40,8 +40,12 @@ export interface BuildkitdModel {
               /** Empty: the machine's own platform. */
               readonly platforms: readonly string[];
               readonly gc: GcModel;
+              /** Build steps run at once (`max-parallelism`); unset: unlimited. */
+              readonly maxParallelism?: number;
           }
-        | { readonly kind: "oci"; readonly platforms: readonly string[]; readonly gc: GcModel };
+        | { readonly kind: "oci"; readonly platforms: readonly string[]; readonly gc: GcModel; readonly maxParallelism?: number };
+    /** Build history retention (`[history]`); unset: BuildKit's defaults. */
+    readonly history?: { readonly maxAgeHours: number; readonly maxEntries: number };
     /** By registry host (e.g. `docker.io`, `10.0.0.9:5000`). */
     readonly registries: Readonly<Record<string, RegistryModel>>;
     /** An escape hatch: any buildkitd.toml keys, deep-merged over the rendered ones (see {@link deepMerge}). */
@@ -96,6 +100,12 @@ export function buildkitdExtraProblems(extra: Readonly<Record<string, unknown>>,
     return out;
 }
 
+/** Whether a buildkitd.toml escape hatch brings its own GC rules for `worker` (`worker.<worker>.gcpolicy`). */
+export function hasOwnGcPolicy(extra: Readonly<Record<string, unknown>> | undefined, worker: "containerd" | "oci"): boolean {
+    const w = (extra?.worker as Record<string, Record<string, unknown> | undefined> | undefined)?.[worker];
+    return typeof w === "object" && w !== null && w.gcpolicy !== undefined;
+}
+
 /** Deep merge: tables merge key by key; anything else (values, arrays, arrays of tables) in `over` replaces. */
 export function deepMerge(base: Readonly<Record<string, unknown>>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
     const out: Record<string, unknown> = { ...base };
@@ -116,6 +126,7 @@ export function renderBuildkitdToml(m: BuildkitdModel): string {
         worker.namespace = w.namespace;
     }
     if (w.platforms.length > 0) worker.platforms = [...w.platforms];
+    if (w.maxParallelism !== undefined) worker["max-parallelism"] = w.maxParallelism;
     worker.gc = w.gc.enabled;
     for (const k of ["reservedSpace", "maxUsedSpace", "minFreeSpace"] as const) {
         const v = w.gc[k];
@@ -134,6 +145,7 @@ export function renderBuildkitdToml(m: BuildkitdModel): string {
         if (Object.keys(section).length > 0) registry[host] = section;
     }
     const doc: Record<string, unknown> = { debug: m.debug, root: m.root, worker: workers };
+    if (m.history !== undefined) doc.history = { maxAge: `${m.history.maxAgeHours}h`, maxEntries: m.history.maxEntries };
     if (Object.keys(registry).length > 0) doc.registry = registry;
     return `${stringify(m.extra === undefined ? doc : deepMerge(doc, m.extra))}\n`;
 }

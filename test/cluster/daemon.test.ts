@@ -47,6 +47,7 @@ interface StsSpec {
             securityContext?: unknown;
             nodeSelector?: unknown;
             tolerations?: unknown;
+            terminationGracePeriodSeconds?: number;
         };
     };
     volumeClaimTemplates?: unknown[];
@@ -224,7 +225,12 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
         assert.deepEqual(JSON.parse(JSON.stringify(smolParse(data["buildkitd.toml"]))), {
             debug: false,
             root: "/var/lib/buildkit",
-            worker: { oci: { enabled: true, gc: true }, containerd: { enabled: false } },
+            // On a node's hostPath the disk is not known here: BuildKit applies the shares at start, under the ceiling.
+            worker: {
+                oci: { enabled: true, gc: true, reservedSpace: "10%", maxUsedSpace: "100GB", minFreeSpace: "20%" },
+                containerd: { enabled: false },
+            },
+            history: { maxAge: "48h", maxEntries: 50 },
             registry: {
                 "10.0.0.9:5000": { http: true },
                 "docker.io": { mirrors: ["mirror.example.com"] },
@@ -232,6 +238,45 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
             },
         });
         assert.equal(data["ca-registry.example.com.pem"], registries["registry.example.com"].ca);
+    });
+
+    it("a 50Gi state volume: GC limits derived from it (reserve 5GB, use at most 30GB, keep 10GB free); max-parallelism from the CPU limit", async () => {
+        const { recorded } = await daemon({
+            cluster: { storageClass: "fast", stateSize: "50Gi", resources: { requests: {}, limits: { cpu: "1500m" } } },
+        });
+        const toml = (get(recorded, "buildkitd-config").inputs.data as Record<string, string>)["buildkitd.toml"];
+        console.log(`# buildkitd.toml for a 50Gi PVC:\n${toml.replace(/^/gm, "#   ")}`);
+        const worker = (smolParse(toml) as { worker: { oci: Record<string, unknown> } }).worker.oci;
+        assert.deepEqual(
+            { ...worker },
+            { enabled: true, "max-parallelism": 2, gc: true, reservedSpace: "5GB", maxUsedSpace: "30GB", minFreeSpace: "10GB" },
+        );
+        const set = await daemon({
+            cluster: { storageClass: "fast", stateSize: "50Gi" },
+            buildkit: { gc: { maxUsedSpace: "20GB" }, maxParallelism: 4, history: { maxAgeHours: 168, maxEntries: 500 } },
+        });
+        const toml2 = smolParse((get(set.recorded, "buildkitd-config").inputs.data as Record<string, string>)["buildkitd.toml"]) as {
+            worker: { oci: Record<string, unknown> };
+            history: Record<string, unknown>;
+        };
+        assert.deepEqual(
+            { ...toml2.worker.oci },
+            { enabled: true, "max-parallelism": 4, gc: true, maxUsedSpace: "20GB" },
+            "limits set in config are taken as given",
+        );
+        assert.deepEqual({ ...toml2.history }, { maxAge: "168h", maxEntries: 500 });
+    });
+
+    it("a stopping pod waits for its running builds: preStop reads BuildKit's active builds, the grace period covers buildGraceSeconds", async () => {
+        const { sts, c } = await daemon({ buildkit: { buildGraceSeconds: 600 } });
+        assert.equal(sts.spec.template.spec.terminationGracePeriodSeconds, 630);
+        const preStop = (c as unknown as { lifecycle: { preStop: { exec: { command: string[] } } } }).lifecycle.preStop.exec.command;
+        assert.deepEqual(preStop.slice(0, 2), ["sh", "-c"]);
+        assert.match(preStop[2], /\+ 600\)\)/);
+        assert.match(preStop[2], /buildctl --addr unix:\/\/\/run\/buildkit\/buildkitd\.sock debug histories --format '\{\{\.Type\}\}'/);
+        const off = await daemon({ buildkit: { buildGraceSeconds: 0 } });
+        assert.equal(off.sts.spec.template.spec.terminationGracePeriodSeconds, 30);
+        assert.equal((off.c as unknown as { lifecycle?: unknown }).lifecycle, undefined);
     });
 
     it("a config change changes the pod template (the pods roll); nothing else in the StatefulSet changes", async () => {

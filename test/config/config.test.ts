@@ -60,7 +60,9 @@ describe("parseConfig: valid config and defaults", () => {
             root: "/data/buildkit",
             containerdNamespace: "k8s.io",
             platforms: [],
-            gc: { enabled: true },
+            gc: { enabled: true, maxUsedCeiling: "100GB" },
+            history: { maxAgeHours: 48, maxEntries: 50 },
+            buildGraceSeconds: 900,
             debug: false,
             extraConfig: {},
         });
@@ -209,6 +211,27 @@ describe("parseConfig: every rule, exact messages", () => {
             ['nerdctl.enabled: expected true or false, got the string "yes"'],
         ],
         ["wrong type: text for an integer", { ...base, sshPort: "ssh" }, ['sshPort: expected an integer, got the string "ssh"']],
+        [
+            "BuildKit history must keep at least one record (0 turns history off, and restarts wait on it)",
+            { ...base, buildkit: { history: { maxEntries: 0 } } },
+            ["buildkit.history.maxEntries: must be an integer from 1 to 100000; got 0"],
+        ],
+        [
+            "max-parallelism of at least one step",
+            { ...base, buildkit: { maxParallelism: 0 } },
+            ["buildkit.maxParallelism: must be an integer from 1 to 1024; got 0"],
+        ],
+        [
+            "a GC ceiling is a size, not a percentage",
+            { ...base, buildkit: { gc: { maxUsedCeiling: "60%" } } },
+            ['buildkit.gc.maxUsedCeiling: expected a size like "100GB" or "512MB" (binary units: 1GB is 1024³ bytes); got "60%"'],
+        ],
+        [
+            "a build grace period is bounded",
+            { ...base, buildkit: { buildGraceSeconds: -1 } },
+            ["buildkit.buildGraceSeconds: must be an integer from 0 to 86400; got -1"],
+        ],
+
         [
             "integer out of range",
             { ...base, hosts: [{ ...sshHost, port: 0 }] },

@@ -113,7 +113,7 @@ function baseA(): Record<string, unknown> {
             root: "/data/buildkit",
             containerdNamespace: "k8s.io",
             platforms: ["linux/amd64"],
-            gc: { reservedSpace: "10GB", maxUsedSpace: "50GB", minFreeSpace: "20%" },
+            gc: { reservedSpace: "10GB", maxUsedSpace: "50GB", minFreeSpace: "20%", maxUsedCeiling: "100GB" },
         },
         nerdctl: { version: "2.4.1", downloadBaseUrl: `${M}/nerdctl` },
         registries: {

@@ -192,11 +192,20 @@ describe("HostFile pure parts", () => {
 
 describe("host scripts pass shellcheck", () => {
     const scripts: Record<string, string> = {
-        "preflight.sh": renderScript(scriptBody("preflight")),
+        "preflight.sh": renderScript(scriptBody("preflight"), { BUILDKIT_ROOT: "/data/buildkit" }),
         writeFileScript: writeFileScript({ path: "/etc/a", content: "x'$(y)\n", mode: "0644", owner: "root", group: "root" }),
         readFileScript: readFileScript("/etc/a"),
         deleteFileScript: deleteFileScript("/etc/a"),
         applyServiceScript: applyServiceScript({ unit: "a.service", enabled: true, active: true }, true),
+        "applyServiceScript (waits for builds)": applyServiceScript(
+            {
+                unit: "buildkit.service",
+                enabled: true,
+                active: true,
+                waitForBuilds: { buildkitAddress: "unix:///run/b.sock", timeoutSeconds: 9 },
+            },
+            true,
+        ),
         readServiceScript: readServiceScript("a.service"),
         deleteServiceScript: deleteServiceScript("a.service"),
         "runner (sudo)": `#!/bin/sh\n${runnerCommand(true)}\n`,

@@ -22,7 +22,7 @@ function stackFile(name: string): Record<string, unknown> {
 }
 
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nthis-is-the-secret-key\n-----END OPENSSH PRIVATE KEY-----\n";
-const preflight = renderScript(scriptBody("preflight"));
+const preflight = renderScript(scriptBody("preflight"), { BUILDKIT_ROOT: "/data/buildkit" });
 
 describe("index.ts under mocks", () => {
     it("the dev stack (this machine) creates exactly the host, k3s, BuildKit, nerdctl and in-cluster daemon resources", async () => {

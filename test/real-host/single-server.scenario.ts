@@ -351,12 +351,35 @@ ${ctr} content get "$layer" > /tmp/layer; { gzip -dc /tmp/layer 2>/dev/null || c
         assert.match(afterBoot[afterBoot.length - 1], new RegExp(`sha256=${sha}$`));
     });
 
-    it("a BuildKit version bump installs the new release and restarts buildkitd onto it, and only BuildKit", async () => {
+    it("a BuildKit version bump arriving during a long build: the build finishes, then buildkitd restarts onto the new release, and only BuildKit", async () => {
         const k3sPid = await m.exec("systemctl show -p MainPID --value k3s.service");
         const bkPid = await m.exec("systemctl show -p MainPID --value buildkit.service");
+        // A build with a 20 s RUN step (Debian's static busybox as its only file), started outside Pulumi
+        // through the host socket, running when the up begins. A build cut by the restart would fail.
+        await m.exec(
+            "mkdir -p /srv/long && cp /bin/busybox /srv/long/busybox && " +
+                `printf '%s\\n' 'FROM scratch' 'COPY busybox /bin/busybox' 'ARG RUN_ID' 'RUN ["/bin/busybox", "sh", "-c", "/bin/busybox sleep 20; echo $RUN_ID > /done"]' > /srv/long/Dockerfile && ` +
+                "systemd-run --unit long-build --collect sh -c 'buildctl build --progress plain --frontend dockerfile.v0 --local context=/srv/long --local dockerfile=/srv/long " +
+                '--opt build-arg:RUN_ID=$(date +%s%N) > /srv/long/build.log 2>&1; echo "exit=$? end=$(date +%s)" >> /srv/long/build.log\'',
+        );
+        for (let i = 0; i < 60 && !(await m.exec("buildctl debug histories --format '{{.Type}}'")).includes("STARTED"); i++) {
+            await new Promise((res) => setTimeout(res, 500));
+        }
+        assert.match(await m.exec("buildctl debug histories --format '{{.Type}}'"), /^STARTED$/m, "the long build runs");
         last = { ...last, buildkit: { downloadBaseUrl: mirror.buildkitBaseUrl, version: BUILDKIT_UPGRADE } };
         const r = await engine.up(last, ["sshPrivateKey"]);
         assert.deepEqual(r.failures, []);
+        const buildLog = await m.exec("cat /srv/long/build.log");
+        const end = /^exit=(\d+) end=(\d+)$/m.exec(buildLog);
+        assert.ok(end !== null && end[1] === "0", `the long build finished successfully:\n${buildLog.slice(-2000)}`);
+        const restartedAt = Number(
+            (await m.exec(`date -d "$(systemctl show -p ExecMainStartTimestamp --value buildkit.service)" +%s`)).trim(),
+        );
+        assert.ok(restartedAt >= Number(end[2]), `buildkitd restarted at ${restartedAt}, before the build ended at ${end[2]}`);
+        assert.match(r.log, /waits for 1 running build\(s\) before it restarts/);
+        console.log(
+            `# BuildKit upgrade during a build: the build ended at ${end[2]}, buildkitd restarted at ${restartedAt} (+${restartedAt - Number(end[2])} s)`,
+        );
         assert.deepEqual(r.executed.sort(), ["server-1-buildkit", "server-1-buildkit-install", "server-1-buildkit-ready"]);
         assert.equal(await m.exec("buildkitd --version"), `buildkitd github.com/moby/buildkit ${BUILDKIT_UPGRADE} \n`);
         // The running daemon is the new binary: its own answer through the socket.

@@ -143,7 +143,7 @@ node-taint:
 describe("buildkitd.toml escape hatches", () => {
     const base = config({ hosts: [{ name: "local", connection: "local" }] });
 
-    it("real buildkitd keys deep-merged into the host daemon's file: exact, and parsed back", () => {
+    it("real buildkitd keys deep-merged into the host daemon's file: exact, and parsed back; its own gcpolicy rules mean no derived limits", () => {
         const extra = {
             grpc: { debugAddress: "127.0.0.1:6060" },
             history: { maxAge: 172800, maxEntries: 50 },
@@ -181,12 +181,12 @@ filters = [ "type==source.local" ]
 all = true
 keepBytes = "50GB"
 
-[grpc]
-debugAddress = "127.0.0.1:6060"
-
 [history]
 maxAge = 172800
 maxEntries = 50
+
+[grpc]
+debugAddress = "127.0.0.1:6060"
 
 [dns]
 nameservers = [ "10.0.0.2" ]

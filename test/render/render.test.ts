@@ -14,6 +14,8 @@ import { hostBuildkitdModel } from "../../components/host/buildkit";
 import { k3sRegistryModels } from "../../components/host/k3s";
 import { rewriteKubeconfig } from "../../components/host/kubeconfig";
 import { renderBuildkitdToml } from "../../components/render/buildkitd-toml";
+import { deriveGcLimits, formatSize, parseSize, quantityBytes } from "../../components/render/gc-limits";
+import { parsePreflight } from "../../components/host/host";
 import { renderK3sConfig, renderK3sRegistries } from "../../components/render/k3s-yaml";
 import { renderNerdctlToml } from "../../components/render/nerdctl-toml";
 import { buildkitServiceUnit, buildkitSocketUnit, renderUnit } from "../../components/render/systemd-unit";
@@ -73,6 +75,10 @@ gc = true
 reservedSpace = "10GB"
 maxUsedSpace = "60GB"
 
+[history]
+maxAge = "48h"
+maxEntries = 50
+
 [registry."192.168.0.127:3000"]
 http = true
 
@@ -106,6 +112,7 @@ insecure = true
                     maxUsedSpace: "60GB",
                 },
             },
+            history: { maxAge: "48h", maxEntries: 50 },
             registry: {
                 "192.168.0.127:3000": { http: true },
                 "docker.io": { mirrors: ["192.168.0.127:3000"] },
@@ -131,6 +138,67 @@ insecure = true
     it("is deterministic: registry order in config does not matter", () => {
         const reversed = Object.fromEntries(Object.entries(model.registries).reverse());
         assert.equal(renderBuildkitdToml({ ...model, registries: reversed }), toml);
+    });
+});
+
+describe("GC limits derived from the disk, under a ceiling", () => {
+    const GiB = 1024 ** 3;
+    it("reserve min(10%, 10GB), use at most min(60%, ceiling), keep 20% free; sizes in BuildKit's binary units", () => {
+        const rows: [string, number, ReturnType<typeof deriveGcLimits>][] = [
+            ["20 GiB data disk", 20 * GiB, { reservedSpace: "2GB", maxUsedSpace: "12GB", minFreeSpace: "4GB" }],
+            ["50 GiB volume", 50 * GiB, { reservedSpace: "5GB", maxUsedSpace: "30GB", minFreeSpace: "10GB" }],
+            ["8 GiB disk", 8 * GiB, { reservedSpace: "819MB", maxUsedSpace: "4915MB", minFreeSpace: "1638MB" }],
+            ["2 TiB disk: the ceilings hold", 2048 * GiB, { reservedSpace: "10GB", maxUsedSpace: "100GB", minFreeSpace: "409GB" }],
+            ["unknown", 0, undefined],
+        ];
+        for (const [label, bytes, want] of rows) assert.deepEqual(deriveGcLimits(bytes), want, label);
+        // The rendered sizes mean what was derived, read the way BuildKit reads them.
+        assert.equal(parseSize("12GB"), 12 * GiB);
+        assert.equal(parseSize(formatSize(4915 * 1024 ** 2)), 4915 * 1024 ** 2);
+        assert.equal(quantityBytes("50Gi"), 50 * GiB);
+        assert.throws(() => quantityBytes("50G"), /not a storage quantity/);
+    });
+
+    it("a host with a small data disk (20 GiB, 2 CPUs): the rendered buildkitd.toml shows the derived limits and max-parallelism", () => {
+        const r = parseConfig(
+            { values: { hosts: JSON.stringify([{ name: "local", connection: "local" }]) }, secretKeys: new Set() },
+            {
+                runningAsRoot: true,
+            },
+        );
+        const facts = parsePreflight("arch=amd64\ndisk_kib=20971520\ncpus=2\n");
+        assert.deepEqual(facts, { arch: "amd64", diskBytes: 20 * GiB, cpus: 2 });
+        const toml = renderBuildkitdToml(hostBuildkitdModel(r.config!.buildkit, {}, facts));
+        console.log(`# buildkitd.toml for a host with a 20 GiB data disk and 2 CPUs:\n${toml.replace(/^/gm, "#   ")}`);
+        assert.equal(
+            toml,
+            `debug = false
+root = "/data/buildkit"
+
+[worker.oci]
+enabled = false
+
+[worker.containerd]
+enabled = true
+address = "/run/k3s/containerd/containerd.sock"
+namespace = "k8s.io"
+max-parallelism = 2
+gc = true
+reservedSpace = "2GB"
+maxUsedSpace = "12GB"
+minFreeSpace = "4GB"
+
+[history]
+maxAge = "48h"
+maxEntries = 50
+
+`,
+        );
+        // A preflight that reported nothing (state from before it measured): BuildKit's own defaults apply.
+        const unknown = parseToml(renderBuildkitdToml(hostBuildkitdModel(r.config!.buildkit, {}, parsePreflight("arch=arm64\n")))) as {
+            worker: { containerd: Record<string, unknown> };
+        };
+        assert.deepEqual([unknown.worker.containerd["max-parallelism"], unknown.worker.containerd.reservedSpace], [undefined, "10%"]);
     });
 });
 
