@@ -17,18 +17,7 @@ export function crossCheck(c: ParsedConfig): ConfigIssue[] {
         } else {
             firstByName.set(h.name, i);
         }
-        if (h.connection === "ssh" && h.address === undefined) {
-            issues.push({ path: `${at}.address`, message: `is required when connection is "ssh": set the host's IP address or DNS name` });
-        }
         if (h.connection === "local") {
-            for (const k of ["address", "port", "user", "hostKey", "bastion"] as const) {
-                if (h[k] !== undefined) {
-                    issues.push({
-                        path: `${at}.${k}`,
-                        message: `is not used when connection is "local"; remove it, or set connection: ssh`,
-                    });
-                }
-            }
             if (localIndex !== undefined) {
                 issues.push({ path: `${at}.connection`, message: `only one host can be "local" (hosts[${localIndex}] already is)` });
             }

@@ -13,9 +13,10 @@ export function isHostOrIp(value: string): boolean {
 }
 
 /** A string field holding a DNS name or an IP address. */
-export function hostOrIp(description: string) {
+export function hostOrIp(description: string, o: { requiredMessage?: string } = {}) {
     return str({
         description,
+        ...o,
         maxLength: 255,
         check: (v) =>
             isHostOrIp(v) ? undefined : `expected a DNS name or an IP address (like 10.0.0.5 or build-1.example.com); got ${quoteValue(v)}`,

@@ -1,6 +1,9 @@
-/** Stack config: the hosts (machines) and how to reach them. */
+/**
+ * Stack config: the hosts (machines) and how to reach them. A host is one of two shapes, told apart by
+ * `connection`: over SSH (an address, a user, a bastion…) or the machine that runs Pulumi (none of those).
+ */
 import { HOST_KEY, HOST_NAME, hostOrIp, UNIX_USER } from "./fields";
-import { bool, int, json, obj, optional, str } from "./schema";
+import { bool, int, json, literal, obj, oneOf, optional, str } from "./schema";
 
 export const bastion = obj(
     {
@@ -12,24 +15,40 @@ export const bastion = obj(
     { description: "Reach the host through this SSH bastion (jump host); it uses the same private key." },
 );
 
-export const host = obj(
-    {
-        name: str({ description: "Unique name of the host; used in resource names.", pattern: HOST_NAME }),
-        role: str({ description: "k3s role of the host.", enum: ["server", "agent"] as const, default: "server" }),
-        connection: str({
-            description: "How to reach the host: over SSH, or the machine that runs Pulumi.",
-            enum: ["ssh", "local"] as const,
-            default: "ssh",
+/** Keys of every host, whatever its connection. */
+const common = {
+    name: str({ description: "Unique name of the host; used in resource names.", pattern: HOST_NAME }),
+    role: str({ description: "k3s role of the host.", enum: ["server", "agent"] as const, default: "server" }),
+    sudo: optional(
+        bool({
+            description:
+                "Run scripts through passwordless `sudo -n` (default: true unless the user is root; for local hosts, unless Pulumi runs as root).",
         }),
-        address: optional(hostOrIp("IP address or DNS name to SSH to (ssh hosts only).")),
+    ),
+    apiAddress: optional(
+        hostOrIp("Address other nodes and the kubeconfig use to reach this server's API (default: address; 127.0.0.1 for a local host)."),
+    ),
+    k3sConfig: optional(
+        json({
+            description:
+                "k3s config.yaml keys for this host only (labels, taints: `node-label`, `node-taint`), merged last over k3s.extraConfig and serverConfig/agentConfig.",
+        }),
+    ),
+};
+
+const CONNECTION = "How to reach the host: over SSH, or the machine that runs Pulumi.";
+
+export const sshHost = obj(
+    {
+        name: common.name,
+        role: common.role,
+        connection: literal({ description: CONNECTION, enum: ["ssh"] as const, default: "ssh" }),
+        address: hostOrIp("IP address or DNS name to SSH to (ssh hosts only).", {
+            requiredMessage: `is required when connection is "ssh": set the host's IP address or DNS name`,
+        }),
         port: optional(int({ description: "SSH port (default: sshPort).", min: 1, max: 65535 })),
         user: optional(str({ description: "SSH user (default: sshUser).", pattern: UNIX_USER })),
-        sudo: optional(
-            bool({
-                description:
-                    "Run scripts through passwordless `sudo -n` (default: true unless the user is root; for local hosts, unless Pulumi runs as root).",
-            }),
-        ),
+        sudo: common.sudo,
         hostKey: optional(str({ description: "Pinned SSH host key; without it the host key is not checked.", pattern: HOST_KEY })),
         bastion: optional(bastion),
         dialErrorLimit: int({
@@ -39,17 +58,21 @@ export const host = obj(
             max: 1000,
         }),
         dialTimeoutSeconds: int({ description: "Seconds per SSH connection attempt.", default: 15, min: 1, max: 600 }),
-        apiAddress: optional(
-            hostOrIp(
-                "Address other nodes and the kubeconfig use to reach this server's API (default: address; 127.0.0.1 for a local host).",
-            ),
-        ),
-        k3sConfig: optional(
-            json({
-                description:
-                    "k3s config.yaml keys for this host only (labels, taints: `node-label`, `node-taint`), merged last over k3s.extraConfig and serverConfig/agentConfig.",
-            }),
-        ),
+        apiAddress: common.apiAddress,
+        k3sConfig: common.k3sConfig,
     },
-    { description: "A machine to manage." },
+    { description: "A machine reached over SSH." },
 );
+
+/** What only SSH hosts have: refused on a local host, with the way out. */
+const SSH_ONLY = ["address", "port", "user", "hostKey", "bastion", "dialErrorLimit", "dialTimeoutSeconds"];
+
+export const localHost = obj(
+    { ...common, connection: literal({ description: CONNECTION, enum: ["local"] as const }) },
+    {
+        description: "The machine that runs Pulumi.",
+        notUsed: { keys: SSH_ONLY, message: `is not used when connection is "local"; remove it, or set connection: ssh` },
+    },
+);
+
+export const host = oneOf("connection", [sshHost, localHost], { description: "A machine to manage." });

@@ -1,12 +1,13 @@
 /**
  * A JSON Schema (draft-07, what editors' YAML language servers read) of a `Pulumi.<stack>.yaml`, generated
- * from the one config schema: the stack files reference it (`# yaml-language-server: $schema=…`), so
- * editors complete keys and flag wrong types, unknown keys, bad enums and patterns as you type. Rules that
- * need code (cross-key checks, addresses, paths) stay with the program's own validation, which has the
- * last word. Secret keys accept `{ secure: … }`, at any depth. Pure and deterministic.
+ * from the one config schema by zod (`z.toJSONSchema`): the stack files reference it (`# yaml-language-server:
+ * $schema=…`), so editors complete keys and flag wrong types, unknown keys, bad enums and patterns as you
+ * type. Rules that need code (cross-key checks, addresses, paths) stay with the program's own validation,
+ * which has the last word. Secret values also accept `{ secure: … }`, at any depth. Pure and deterministic.
  */
+import { z } from "zod";
 import { stackSchema, PROJECT } from "./stack-schema";
-import type { Field } from "./schema";
+import { fieldInfo, type FieldInfo, maybeFieldInfo } from "./schema";
 
 type Json = Record<string, unknown>;
 
@@ -18,71 +19,51 @@ const SECURE: Json = {
     additionalProperties: false,
 };
 
-function fieldSchema(field: Field, secret: boolean): Json {
-    const inSecret = secret || field.secret === true;
-    const base: Json = { description: field.description };
-    if (field.default !== undefined) base.default = field.default;
-    let schema: Json;
-    switch (field.kind) {
-        case "string":
-            schema = {
-                ...base,
-                type: "string",
-                ...(field.enum === undefined ? {} : { enum: [...field.enum] }),
-                ...(field.pattern === undefined ? {} : { pattern: field.pattern.regex.source }),
-                ...((field.nonEmpty ?? true) ? { minLength: 1 } : {}),
-            };
-            break;
-        case "integer":
-            schema = {
-                ...base,
-                type: "integer",
-                ...(field.min === undefined ? {} : { minimum: field.min }),
-                ...(field.max === undefined ? {} : { maximum: field.max }),
-            };
-            break;
-        case "boolean":
-            schema = { ...base, type: "boolean" };
-            break;
-        case "array":
-            schema = {
-                ...base,
-                type: "array",
-                items: fieldSchema(field.items, inSecret),
-                ...(field.minItems === undefined ? {} : { minItems: field.minItems }),
-            };
-            break;
-        case "map":
-            schema = {
-                ...base,
-                type: "object",
-                additionalProperties: fieldSchema(field.values, inSecret),
-                ...(field.keyPattern === undefined ? {} : { propertyNames: { pattern: field.keyPattern.regex.source } }),
-            };
-            break;
-        case "json":
-            schema = { ...base, type: "object" };
-            break;
-        case "object": {
-            const required = Object.entries(field.fields)
-                .filter(([, f]) => !f.optional && f.default === undefined)
-                .map(([k]) => k);
-            schema = {
-                ...base,
-                type: "object",
-                properties: Object.fromEntries(Object.entries(field.fields).map(([k, f]) => [k, fieldSchema(f, inSecret)])),
-                additionalProperties: false,
-                ...(required.length === 0 ? {} : { required }),
-            };
-            break;
-        }
+/**
+ * What zod cannot read off a field's checks (refinements), from its info; a secret may be `{ secure: … }`
+ * (said once, where the value's own schema is, not again on the optional or default around it).
+ */
+function annotate(info: FieldInfo, schema: Json, wrapper: boolean): void {
+    schema.description = info.description;
+    if (info.kind === "integer") {
+        schema.type = "integer";
+        if (info.min !== undefined) schema.minimum = info.min;
+        if (info.max !== undefined) schema.maximum = info.max;
     }
-    return inSecret ? { anyOf: [schema, SECURE] } : schema;
+    if (info.kind === "json") schema.type = "object";
+    if (info.kind === "string") {
+        if (info.enum !== undefined) schema.enum = [...info.enum];
+        if (info.nonEmpty === true) schema.minLength = 1;
+    }
+    if (info.kind === "array" && info.min !== undefined) schema.minItems = info.min;
+    if (info.secret && !wrapper) {
+        const plain = { ...schema };
+        for (const k of Object.keys(schema)) delete schema[k];
+        schema.anyOf = [plain, SECURE];
+    }
+}
+
+/** The JSON Schema of one top-level key's value. */
+function keySchema(field: z.ZodType): Json {
+    const schema = z.toJSONSchema(field, {
+        target: "draft-7",
+        io: "input",
+        unrepresentable: "any",
+        reused: "inline",
+        override: (ctx) => {
+            const schema = ctx.zodSchema as unknown as z.ZodType;
+            const info = maybeFieldInfo(schema);
+            const wrapper = ["optional", "prefault", "default"].includes(schema.def.type);
+            if (info !== undefined) annotate(info, ctx.jsonSchema, wrapper);
+        },
+    }) as Json;
+    delete schema.$schema;
+    return schema;
 }
 
 /** The JSON Schema of a stack file (`Pulumi.<stack>.yaml`) for this project. */
 export function stackFileJsonSchema(): Json {
-    const fields = stackSchema.fields as Readonly<Record<string, Field>>;
+    const fields = fieldInfo(stackSchema).fields ?? {};
     const keys = Object.keys(fields);
     const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     return {
@@ -97,7 +78,7 @@ export function stackFileJsonSchema(): Json {
             environment: {},
             config: {
                 type: "object",
-                properties: Object.fromEntries(keys.map((k) => [`${PROJECT}:${k}`, fieldSchema(fields[k], false)])),
+                properties: Object.fromEntries(keys.map((k) => [`${PROJECT}:${k}`, keySchema(fields[k])])),
                 // Other namespaces (e.g. kubernetes:) are free; an unknown key of this project is an error.
                 patternProperties: { [`^${escape(PROJECT)}:(?!(?:${keys.map(escape).join("|")})$)`]: false },
             },

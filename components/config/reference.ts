@@ -3,9 +3,9 @@
  * from the code: `npm run docs:config` writes it, a test compares it.
  */
 import { stackSchema } from "./stack-schema";
-import type { Field } from "./schema";
+import { type Field, type FieldInfo, fieldInfo } from "./schema";
 
-function typeName(f: Field): string {
+function typeName(f: FieldInfo): string {
     switch (f.kind) {
         case "string":
             return f.enum === undefined ? "string" : f.enum.map((e: string) => `\`${e}\``).join(" \\| ");
@@ -14,18 +14,22 @@ function typeName(f: Field): string {
         case "boolean":
             return "boolean";
         case "array":
-            return f.items.kind === "object" ? "list of objects" : `list of ${typeName(f.items)}`;
+            return itemType("list", f.items);
         case "map":
-            return f.values.kind === "object" ? "map of objects" : `map of ${typeName(f.values)}`;
+            return itemType("map", f.values);
         case "object":
             return "object";
         case "json":
             return "object (passed through)";
     }
 }
+const itemType = (what: string, of: Field | undefined) => {
+    const info = of === undefined ? undefined : fieldInfo(of);
+    return info === undefined ? what : info.kind === "object" ? `${what} of objects` : `${what} of ${typeName(info)}`;
+};
 
-function defaultText(f: Field): string {
-    if (f.secret === true) return "secret (set with `pulumi config set --secret`)";
+function defaultText(f: FieldInfo): string {
+    if (f.secret) return "secret (set with `pulumi config set --secret`)";
     if (f.default === undefined) return f.optional ? "optional" : "required";
     if (f.kind === "object") return "optional";
     return `default \`${JSON.stringify(f.default)}\``;
@@ -45,19 +49,38 @@ export function wrap(text: string, width = 100): string {
     return lines.join("\n");
 }
 
-function sections(path: string, f: Field, depth: number, out: string[]): void {
+/** For a field of a union's variants: the variants that have it, when not all do (`connection: ssh`). */
+function variantsOf(parent: FieldInfo | undefined, key: string): string {
+    const v = parent?.variants;
+    if (v === undefined) return "";
+    const having = Object.entries(v.by).filter(([, f]) => Object.hasOwn(fieldInfo(f).fields ?? {}, key));
+    if (having.length === Object.keys(v.by).length) return "";
+    return ` · only with ${v.key}: ${having.map(([value]) => value).join(", ")}`;
+}
+
+/** A union's discriminating key, with every variant's value. */
+function discriminator(parent: FieldInfo | undefined, key: string, f: FieldInfo): FieldInfo {
+    const v = parent?.variants;
+    return v === undefined || v.key !== key ? f : { ...f, enum: Object.keys(v.by) };
+}
+
+function sections(path: string, field: Field, depth: number, out: string[], note = "", parent?: FieldInfo, key = ""): void {
+    const f = discriminator(parent, key, fieldInfo(field));
     out.push(
         `${"#".repeat(Math.min(depth, 6))} \`${path}\``,
         "",
-        `${typeName(f).replace(/\\\|/g, "|")} · ${defaultText(f)}`,
+        `${typeName(f).replace(/\\\|/g, "|")} · ${defaultText(f)}${note}`,
         "",
         wrap(f.description),
         "",
     );
-    const fieldsOf = (o: Field) => (o.kind === "object" ? Object.entries(o.fields as Record<string, Field>) : []);
-    if (f.kind === "object") for (const [k, sub] of fieldsOf(f)) sections(`${path}.${k}`, sub, depth + 1, out);
-    if (f.kind === "array") for (const [k, sub] of fieldsOf(f.items)) sections(`${path}[].${k}`, sub, depth + 1, out);
-    if (f.kind === "map") for (const [k, sub] of fieldsOf(f.values)) sections(`${path}.<key>.${k}`, sub, depth + 1, out);
+    const fieldsOf = (o: Field | undefined) => {
+        const info = o === undefined ? undefined : fieldInfo(o);
+        return Object.entries(info?.fields ?? {}).map(([k, sub]) => [k, sub, variantsOf(info, k), info] as const);
+    };
+    const nested = f.kind === "object" ? field : f.kind === "array" ? f.items : f.kind === "map" ? f.values : undefined;
+    const prefix = f.kind === "array" ? `${path}[]` : f.kind === "map" ? `${path}.<key>` : path;
+    for (const [k, sub, n, info] of fieldsOf(nested)) sections(`${prefix}.${k}`, sub, depth + 1, out, n, info, k);
 }
 
 /** docs/configuration.md: a section per key (nested keys under their parent), readable in a terminal. */
@@ -72,6 +95,6 @@ export function renderConfigurationDoc(): string {
         ),
         "",
     ];
-    for (const [k, f] of Object.entries(stackSchema.fields as Record<string, Field>)) sections(k, f, 2, out);
+    for (const [k, f] of Object.entries(fieldInfo(stackSchema).fields ?? {})) sections(k, f, 2, out);
     return `${out.join("\n")}`;
 }

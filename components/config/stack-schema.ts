@@ -10,7 +10,8 @@ import { host } from "./hosts";
 import { k3s } from "./k3s";
 import { proxy } from "./proxy";
 import { registry } from "./registries";
-import { arr, type Infer, int, map, obj, optional, str } from "./schema";
+import { arr, int, map, obj, optional, str } from "./schema";
+import type { z } from "zod";
 
 /** The Pulumi project name; stack config keys are `k3s-buildkit:<key>`. */
 export const PROJECT = "k3s-buildkit";
@@ -69,5 +70,5 @@ export const stackSchema = obj(
 );
 
 /** The validated stack config, defaults applied. Secret values are plain here; see {@link StackConfig}. */
-export type ParsedConfig = Infer<typeof stackSchema>;
+export type ParsedConfig = z.output<typeof stackSchema>;
 export type HostConfig = ParsedConfig["hosts"][number];

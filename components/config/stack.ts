@@ -3,14 +3,17 @@
  * config or every problem with its key out.
  */
 import { crossCheck } from "./checks";
-import { type ConfigIssue, formatIssue, parseField, unknownKeyMessage } from "./schema";
+import { type ConfigIssue, fieldInfo, formatIssue, parseWith, unknownKeyMessage } from "./schema";
 import { type ParsedConfig, stackSchema } from "./stack-schema";
 
 export { type HostConfig, type ParsedConfig, PROJECT, stackSchema } from "./stack-schema";
 
+/** The stack's top-level keys and their fields. */
+const TOP = fieldInfo(stackSchema).fields ?? {};
+
 /** Top-level keys whose value must be a Pulumi secret. */
-export const SECRET_KEYS: readonly string[] = Object.entries(stackSchema.fields)
-    .filter(([, f]) => f.secret === true)
+export const SECRET_KEYS: readonly string[] = Object.entries(TOP)
+    .filter(([, f]) => fieldInfo(f).secret)
     .map(([k]) => k);
 
 /** Raw stack config: top-level key (without `k3s-buildkit:`) → the string Pulumi hands the program. */
@@ -57,15 +60,15 @@ export interface LocalFacts {
 export function parseConfig(raw: RawConfig, local: LocalFacts): { config?: ResolvedConfig; issues: ConfigIssue[] } {
     const issues: ConfigIssue[] = [];
     const decoded: Record<string, unknown> = {};
-    const known = Object.keys(stackSchema.fields);
+    const known = Object.keys(TOP);
     for (const [key, text] of Object.entries(raw.values)) {
-        const field = (stackSchema.fields as Record<string, { kind: string } | undefined>)[key];
+        const field = Object.hasOwn(TOP, key) ? TOP[key] : undefined;
         if (field === undefined) {
             issues.push({ path: key, message: unknownKeyMessage(key, known) });
             continue;
         }
         try {
-            decoded[key] = decodeRaw(field.kind, text);
+            decoded[key] = decodeRaw(fieldInfo(field).kind, text);
         } catch {
             issues.push({
                 path: key,
@@ -78,9 +81,8 @@ export function parseConfig(raw: RawConfig, local: LocalFacts): { config?: Resol
             issues.push({ path: key, message: `must be stored as a secret; set it with: pulumi config set --secret ${key} …` });
         }
     }
-    const before = issues.length;
-    const parsed = parseField(stackSchema, decoded, "", issues) as ParsedConfig;
-    if (issues.length > before) return { issues };
+    const { value: parsed, issues: problems } = parseWith(stackSchema, decoded);
+    if (parsed === undefined) return { issues: [...issues, ...problems] };
     issues.push(...crossCheck(parsed));
     if (issues.length > 0) return { issues };
     return { config: resolve(parsed, local), issues };
@@ -131,11 +133,11 @@ function resolve(c: ParsedConfig, local: LocalFacts): ResolvedConfig {
         return {
             name: h.name,
             role: h.role,
-            apiAddress: h.apiAddress ?? h.address ?? "",
+            apiAddress: h.apiAddress ?? h.address,
             k3sConfig: h.k3sConfig ?? {},
             connection: {
                 kind: "ssh",
-                host: h.address ?? "",
+                host: h.address,
                 port: h.port ?? c.sshPort,
                 user,
                 sudo: h.sudo ?? user !== "root",

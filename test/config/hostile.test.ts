@@ -309,3 +309,17 @@ describe("git refs BuildKit can fetch", () => {
         }
     });
 });
+
+describe("a host's connection names its shape, and nothing else", () => {
+    it("connection: constructor, __proto__ or toString is refused like any other unknown shape (no crash)", () => {
+        for (const connection of ["constructor", "__proto__", "toString"]) {
+            const r = parseConfig(
+                { values: { hosts: JSON.stringify([{ name: "h", connection, address: "10.0.0.5" }]) }, secretKeys: new Set() },
+                { runningAsRoot: true },
+            );
+            assert.deepEqual(r.issues.map(formatIssue), [
+                `hosts[0].connection: must be one of "ssh", "local"; got ${JSON.stringify(connection)}`,
+            ]);
+        }
+    });
+});

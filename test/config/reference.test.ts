@@ -18,7 +18,7 @@ import {
     formattedReadme,
     README_PATH,
 } from "../../scripts/readme";
-import type { Field } from "../../components/config/schema";
+import { fieldInfo } from "../../components/config/schema";
 
 const root = join(__dirname, "..", "..");
 
@@ -65,7 +65,8 @@ describe("config reference", () => {
         const project = parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { name: string; config: Record<string, unknown> };
         assert.equal(project.name, "k3s-buildkit");
         const expected: Record<string, unknown> = {};
-        for (const [key, f] of Object.entries(stackSchema.fields as Record<string, Field>)) {
+        for (const [key, field] of Object.entries(fieldInfo(stackSchema).fields ?? {})) {
+            const f = fieldInfo(field);
             if ((f.kind === "string" || f.kind === "integer" || f.kind === "boolean") && f.default !== undefined) {
                 expected[key] = { type: f.kind, default: f.default, description: f.description };
             }
