@@ -93,6 +93,36 @@ export const buildkit = obj(
                 default: {},
             },
         ),
+        prune: obj(
+            {
+                schedule: optional(
+                    str({
+                        description:
+                            'When to prune each host daemon\'s build cache, as a systemd calendar event (OnCalendar: "daily", "Sun *-*-* 03:00"); unset: no scheduled prune (GC still runs).',
+                        maxLength: 128,
+                        pattern: {
+                            regex: /^[A-Za-z0-9*][A-Za-z0-9*:/,.~+ -]*$/,
+                            expected:
+                                'a systemd calendar event like "daily" or "Sun *-*-* 03:00" (letters, digits, space and * : / , . ~ + -)',
+                        },
+                    }),
+                ),
+                keepDurationHours: int({
+                    description: "A scheduled prune keeps cache used within this many hours.",
+                    default: 168,
+                    min: 0,
+                    max: 24 * 3650,
+                }),
+                keepStorageMB: optional(
+                    int({
+                        description: "A scheduled prune keeps up to this much cache (MB, as buildctl prune --keep-storage).",
+                        min: 1,
+                        max: 1024 * 1024 * 1024,
+                    }),
+                ),
+            },
+            { description: "`buildctl prune` on a schedule on every host (a systemd timer, buildkit-prune.timer).", default: {} },
+        ),
         buildGraceSeconds: int({
             description:
                 "Longest a daemon restart (a BuildKit upgrade or config change on a host; a rolled or drained in-cluster pod) waits for the builds running on it, read from BuildKit's build history; past it the daemon restarts anyway.",

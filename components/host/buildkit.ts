@@ -14,6 +14,8 @@ import {
     BUILDKIT_CONFIG_PATH,
     BUILDKIT_ENV_PATH,
     BUILDKIT_SOCKET_PATH,
+    buildkitPruneServiceUnit,
+    buildkitPruneTimerUnit,
     buildkitServiceUnit,
     buildkitSocketUnit,
     renderUnit,
@@ -190,6 +192,28 @@ export class BuildkitHost extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [service] },
         );
+        const schedule = settings.prune.schedule;
+        if (schedule !== undefined) {
+            // A scheduled prune: its units, then the timer enabled and started once the daemon is ready.
+            const prune = { ...settings.prune, schedule };
+            const unitFiles = {
+                "buildkit-prune.service": renderUnit(buildkitPruneServiceUnit(prune)),
+                "buildkit-prune.timer": renderUnit(buildkitPruneTimerUnit(prune)),
+            };
+            const units = Object.entries(unitFiles).map(
+                ([unit, content]) =>
+                    new HostFile(
+                        `${name}-${unit.replace(".", "-")}-unit`,
+                        { connection: conn, path: `/etc/systemd/system/${unit}`, content },
+                        child,
+                    ),
+            );
+            new SystemdService(
+                `${name}-buildkit-prune-timer`,
+                { connection: conn, unit: "buildkit-prune.timer", restartTriggers: Object.values(unitFiles).map(sha256Hex) },
+                { parent: this, dependsOn: [this.ready, ...units] },
+            );
+        }
         this.registerOutputs({ version: this.version, tarballSha256: this.tarballSha256, address: this.address });
     }
 }

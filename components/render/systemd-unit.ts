@@ -105,3 +105,52 @@ export function buildkitServiceUnit(k3sUnit: string, environmentFile = false, wo
         ["Install", [["WantedBy", "multi-user.target"]]],
     ];
 }
+
+/** The units of a scheduled `buildctl prune` on a host (`buildkit.prune`). */
+export interface PruneSchedule {
+    /** systemd calendar event (OnCalendar). */
+    readonly schedule: string;
+    readonly keepDurationHours: number;
+    readonly keepStorageMB?: number;
+}
+
+/** `buildkit-prune.service`: one prune of the host daemon's cache through its socket. */
+export function buildkitPruneServiceUnit(p: PruneSchedule): UnitModel {
+    const keep = [
+        `--keep-duration ${p.keepDurationHours}h`,
+        ...(p.keepStorageMB === undefined ? [] : [`--keep-storage ${p.keepStorageMB}`]),
+    ];
+    return [
+        [
+            "Unit",
+            [
+                ["Description", "Prune BuildKit's build cache (k3s-buildkit)"],
+                ["Requires", "buildkit.socket"],
+                ["After", "buildkit.socket buildkit.service"],
+            ],
+        ],
+        [
+            "Service",
+            [
+                ["Type", "oneshot"],
+                ["ExecStart", `/usr/local/bin/buildctl --addr unix://${BUILDKIT_SOCKET_PATH} prune ${keep.join(" ")}`],
+            ],
+        ],
+    ];
+}
+
+/** `buildkit-prune.timer`: runs the prune on the schedule, catching up a run missed while the host was off. */
+export function buildkitPruneTimerUnit(p: PruneSchedule): UnitModel {
+    return [
+        ["Unit", [["Description", "Prune BuildKit's build cache on a schedule (k3s-buildkit)"]]],
+        [
+            "Timer",
+            [
+                ["OnCalendar", p.schedule],
+                ["Persistent", "true"],
+                ["RandomizedDelaySec", "10min"],
+            ],
+        ],
+        ["Install", [["WantedBy", "timers.target"]]],
+    ];
+}

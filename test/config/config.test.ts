@@ -62,6 +62,7 @@ describe("parseConfig: valid config and defaults", () => {
             platforms: [],
             gc: { enabled: true, maxUsedCeiling: "100GB" },
             history: { maxAgeHours: 48, maxEntries: 50 },
+            prune: { keepDurationHours: 168 },
             buildGraceSeconds: 900,
             debug: false,
             extraConfig: {},
@@ -225,6 +226,13 @@ describe("parseConfig: every rule, exact messages", () => {
             "a GC ceiling is a size, not a percentage",
             { ...base, buildkit: { gc: { maxUsedCeiling: "60%" } } },
             ['buildkit.gc.maxUsedCeiling: expected a size like "100GB" or "512MB" (binary units: 1GB is 1024³ bytes); got "60%"'],
+        ],
+        [
+            "a prune schedule is a calendar event, never a shell or unit fragment",
+            { ...base, buildkit: { prune: { schedule: "daily; rm -rf /" } } },
+            [
+                'buildkit.prune.schedule: expected a systemd calendar event like "daily" or "Sun *-*-* 03:00" (letters, digits, space and * : / , . ~ + -); got "daily; rm -rf /"',
+            ],
         ],
         [
             "a build grace period is bounded",

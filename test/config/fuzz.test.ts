@@ -114,6 +114,7 @@ function baseA(): Record<string, unknown> {
             containerdNamespace: "k8s.io",
             platforms: ["linux/amd64"],
             gc: { reservedSpace: "10GB", maxUsedSpace: "50GB", minFreeSpace: "20%", maxUsedCeiling: "100GB" },
+            prune: { schedule: "Sun *-*-* 03:00", keepStorageMB: 1000 },
         },
         nerdctl: { version: "2.4.1", downloadBaseUrl: `${M}/nerdctl` },
         registries: {

@@ -1,13 +1,12 @@
 /**
  * `systemd-analyze verify` for unit files, reporting any output as a failure (it exits 0 on unknown
- * keys). It fails when an ExecStart binary is missing, so /usr/local/bin/buildkitd is put in place for
+ * keys). It fails when an ExecStart binary is missing, so that binary (/usr/local/bin/buildkitd unless named) is put in place for
  * the call when absent, and removed again.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 
-export function verifyUnits(paths: readonly string[]): { status: number | null; output: string } {
-    const binary = "/usr/local/bin/buildkitd";
+export function verifyUnits(paths: readonly string[], binary = "/usr/local/bin/buildkitd"): { status: number | null; output: string } {
     const placed = !existsSync(binary);
     if (placed) {
         mkdirSync("/usr/local/bin", { recursive: true });

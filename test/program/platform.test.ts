@@ -298,6 +298,32 @@ describe("host layer: children, inputs, dependencies", () => {
         assert.ok(recorded.every((r) => ["k3s-token", "k3s-buildkit", "k3s-first-server"].includes(r.name) || r.name.startsWith("s1")));
     });
 
+    it("a prune schedule adds buildkit-prune.service and .timer and the timer's state, after BuildKit is ready; none without one", async () => {
+        const { recorded } = await runPlatform(
+            { ...base, hosts: [server], buildkit: { prune: { schedule: "Sun *-*-* 03:00", keepStorageMB: 20000 } } },
+            ["sshPrivateKey"],
+        );
+        const prune = recorded.filter((r) => r.name.includes("prune"));
+        assert.deepEqual(prune.map((r) => `${r.type} ${r.name}`).sort(), [
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile s1-buildkit-prune-service-unit",
+            "pulumi-nodejs:dynamic/k3s-buildkit:HostFile s1-buildkit-prune-timer-unit",
+            "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService s1-buildkit-prune-timer",
+        ]);
+        const timer = prune.find((r) => r.type.endsWith("SystemdService"))!;
+        assert.equal(timer.inputs.unit, "buildkit-prune.timer");
+        assert.ok(timer.dependsOn.includes("s1-buildkit-ready"), "the timer starts once BuildKit answers");
+        const service = prune.find((r) => r.name === "s1-buildkit-prune-service-unit")!;
+        assert.match(
+            String(service.inputs.content),
+            /^ExecStart=\/usr\/local\/bin\/buildctl --addr unix:\/\/\/run\/buildkit\/buildkitd\.sock prune --keep-duration 168h --keep-storage 20000$/m,
+        );
+        const without = await runPlatform({ ...base, hosts: [server] }, ["sshPrivateKey"]);
+        assert.deepEqual(
+            without.recorded.filter((r) => r.name.includes("prune")),
+            [],
+        );
+    });
+
     it("a preview with every host output unknown constructs without error", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"], true);
         assert.equal(recorded.length, 45);

@@ -18,7 +18,13 @@ import { deriveGcLimits, formatSize, parseSize, quantityBytes } from "../../comp
 import { parsePreflight } from "../../components/host/host";
 import { renderK3sConfig, renderK3sRegistries } from "../../components/render/k3s-yaml";
 import { renderNerdctlToml } from "../../components/render/nerdctl-toml";
-import { buildkitServiceUnit, buildkitSocketUnit, renderUnit } from "../../components/render/systemd-unit";
+import {
+    buildkitPruneServiceUnit,
+    buildkitPruneTimerUnit,
+    buildkitServiceUnit,
+    buildkitSocketUnit,
+    renderUnit,
+} from "../../components/render/systemd-unit";
 import { FAKE_K3S_KUBECONFIG } from "../../tools/evaluate";
 import { verifyUnits } from "../harness/systemd";
 
@@ -363,6 +369,41 @@ WantedBy=multi-user.target
         const r = verifyUnits([join(dir, "buildkit.socket"), join(dir, "buildkit.service")]);
         assert.equal(r.output, "");
         assert.equal(r.status, 0);
+    });
+
+    it("the scheduled prune's service and timer: exact, and they pass systemd-analyze verify with no output", () => {
+        const prune = { schedule: "Sun *-*-* 03:00", keepDurationHours: 168 };
+        const pruneService = renderUnit(buildkitPruneServiceUnit(prune));
+        const pruneTimer = renderUnit(buildkitPruneTimerUnit(prune));
+        assert.equal(
+            pruneTimer,
+            `[Unit]
+Description=Prune BuildKit's build cache on a schedule (k3s-buildkit)
+
+[Timer]
+OnCalendar=Sun *-*-* 03:00
+Persistent=true
+RandomizedDelaySec=10min
+
+[Install]
+WantedBy=timers.target
+`,
+        );
+        assert.match(
+            pruneService,
+            /^ExecStart=\/usr\/local\/bin\/buildctl --addr unix:\/\/\/run\/buildkit\/buildkitd\.sock prune --keep-duration 168h$/m,
+        );
+        writeFileSync(join(dir, "buildkit.socket"), socket);
+        writeFileSync(join(dir, "buildkit.service"), service);
+        writeFileSync(join(dir, "buildkit-prune.service"), pruneService);
+        writeFileSync(join(dir, "buildkit-prune.timer"), pruneTimer);
+        const r = verifyUnits([join(dir, "buildkit-prune.service"), join(dir, "buildkit-prune.timer")], "/usr/local/bin/buildctl");
+        assert.equal(r.output, "");
+        assert.equal(r.status, 0);
+        // A calendar event systemd cannot read is reported by the same check.
+        writeFileSync(join(dir, "bad-prune.timer"), pruneTimer.replace("Sun *-*-* 03:00", "sometimes"));
+        writeFileSync(join(dir, "bad-prune.service"), pruneService);
+        assert.notEqual(verifyUnits([join(dir, "bad-prune.timer")], "/usr/local/bin/buildctl").output, "");
     });
 
     it("the verify check can fail: an unknown key is reported", () => {
