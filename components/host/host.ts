@@ -29,6 +29,8 @@ export interface HostOutputs {
     readonly arch: pulumi.Output<string>;
     readonly k3sVersion: string;
     readonly k3sSha256: pulumi.Output<string>;
+    /** When the node's k3s certificates expire (the earliest; RFC 3339), as of the last up or refresh. */
+    readonly k3sCertificatesExpireAt: pulumi.Output<string>;
     readonly buildkitVersion: string;
     readonly buildkitSha256: pulumi.Output<string>;
     readonly buildkitAddress: string;
@@ -227,6 +229,7 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
             arch: this.arch,
             k3sVersion: this.k3s.version,
             k3sSha256: this.k3s.binarySha256,
+            k3sCertificatesExpireAt: this.k3s.certificatesExpireAt,
             buildkitVersion: this.buildkit.version,
             buildkitSha256: this.buildkit.tarballSha256,
             buildkitAddress: this.buildkit.address,

@@ -17,6 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { basename } from "node:path";
 import type { ResolvedConfig } from "../config";
 import { renderK3sConfig, renderK3sRegistries, type K3sRegistryModel } from "../render/k3s-yaml";
+import { K3sCertificates } from "./certificates";
 import { hostCommand, HostUpload } from "./step";
 import type { HostConnection } from "./connection";
 import type { HostHandle } from "./handle";
@@ -109,6 +110,8 @@ export class K3sNode extends pulumi.ComponentResource {
     public readonly version: string;
     /** sha256 of the installed k3s binary, as verified on the host. */
     public readonly binarySha256: pulumi.Output<string>;
+    /** The earliest expiry of the node's k3s certificates (RFC 3339), as of the last up or refresh. */
+    public readonly certificatesExpireAt: pulumi.Output<string>;
     /** The node is Ready at the target version (and uncordoned): depend on this. */
     public readonly ready: pulumi.Resource;
     /** The k3s unit's state; depend on it for things that need k3s's containerd. */
@@ -309,6 +312,12 @@ export class K3sNode extends pulumi.ComponentResource {
             const address = args.apiAddress ?? "127.0.0.1";
             this.kubeconfig = pulumi.secret(read.stdout.apply((text) => rewriteKubeconfig(text, address)));
         }
-        this.registerOutputs({ version: this.version, binarySha256: this.binarySha256 });
+        // When its certificates expire, as k3s reports it once the node is up, and again on every refresh.
+        this.certificatesExpireAt = new K3sCertificates(
+            `${name}-k3s-certificates`,
+            { connection: conn, dataDir: k3s.dataDir },
+            { parent: this, dependsOn: [this.ready] },
+        ).expiresAt;
+        this.registerOutputs({ version: this.version, binarySha256: this.binarySha256, certificatesExpireAt: this.certificatesExpireAt });
     }
 }

@@ -31,6 +31,7 @@ import {
     readServiceScript,
 } from "../../components/host/host-service-provider";
 import { runnerCommand } from "../../components/host/runner";
+import { certificateCheckScript } from "../../components/host/certificates-provider";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/render/shell";
 import { isSecretValue, recordingMocks, setStackConfig, settle } from "../../tools/evaluate";
@@ -207,6 +208,7 @@ describe("host scripts pass shellcheck", () => {
             true,
         ),
         readServiceScript: readServiceScript("a.service"),
+        certificateCheckScript: certificateCheckScript("/data/k3s"),
         deleteServiceScript: deleteServiceScript("a.service"),
         "runner (sudo)": `#!/bin/sh\n${runnerCommand(true)}\n`,
     };

@@ -43,6 +43,7 @@ describe("host layer: children, inputs, dependencies", () => {
                 ...(role === "server"
                     ? [`${h}-kubeconfig:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`]
                     : [`${h}-k3s-member:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`]),
+                `${h}-k3s-certificates:pulumi-nodejs:dynamic/k3s-buildkit:K3sCertificates`,
                 `${h}:k3s-buildkit:host:BuildkitHost`,
                 `${h}-buildkit-install:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}-buildkitd-toml:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
@@ -326,7 +327,7 @@ describe("host layer: children, inputs, dependencies", () => {
 
     it("a preview with every host output unknown constructs without error", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"], true);
-        assert.equal(recorded.length, 45);
+        assert.equal(recorded.length, 47);
     });
 
     it("the kubeconfig output is secret and points at the first server's address", async () => {
@@ -389,6 +390,6 @@ describe("blast radius: inputs changed between two runs", () => {
         const d = diffRuns(a, b);
         assert.deepEqual(d.changed, []);
         assert.deepEqual(d.removed, []);
-        assert.ok(d.added.length === 21 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
+        assert.ok(d.added.length === 22 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
     });
 });

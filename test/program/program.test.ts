@@ -13,7 +13,7 @@ import { hostStepProvider } from "../../components/host/step-provider";
 import { providerVersion } from "../../components/provider-version";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/render/shell";
-import { isSecretValue, resolve, runProgram } from "../../tools/evaluate";
+import { FAKE_CERTIFICATES_EXPIRE_AT, isSecretValue, resolve, runProgram } from "../../tools/evaluate";
 
 /** Stack config of a Pulumi.<stack>.yaml, without the `k3s-buildkit:` prefix. */
 function stackFile(name: string): Record<string, unknown> {
@@ -31,6 +31,7 @@ describe("index.ts under mocks", () => {
         assert.deepEqual(
             recorded.map((r) => `${r.type} ${r.name}`).sort(),
             [
+                "pulumi-nodejs:dynamic/k3s-buildkit:K3sCertificates local-k3s-certificates",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-install",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-ready",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-drain",
@@ -97,6 +98,7 @@ describe("index.ts under mocks", () => {
             arch: "amd64",
             k3sVersion: DEFAULT_VERSIONS.k3s,
             k3sSha256: "a".repeat(64),
+            k3sCertificatesExpireAt: FAKE_CERTIFICATES_EXPIRE_AT,
             buildkitVersion: DEFAULT_VERSIONS.buildkit,
             buildkitSha256: "b".repeat(64),
             buildkitAddress: "unix:///run/buildkit/buildkitd.sock",
@@ -188,7 +190,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 48); // with the Platform and Cluster components, the first-server guard and the drain step
+        assert.equal(recorded.length, 49); // with the Platform and Cluster components, the first-server guard, the drain step and the certificates' expiry
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

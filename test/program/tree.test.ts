@@ -79,7 +79,8 @@ describe("the resource tree", () => {
                 ...recorded.filter((r) => successors.has(r.name)).map((r) => r.urn),
             ]);
             // Steps added since (rolling restarts): new resources, created beside the moved ones.
-            const rolling = (r: RecordedWithDeps) => /-k3s-drain$|-k3s-member$|-etcd-snapshot$|^k3s-first-server$/.test(r.name);
+            const rolling = (r: RecordedWithDeps) =>
+                /-k3s-drain$|-k3s-member$|-etcd-snapshot$|^k3s-first-server$|-k3s-certificates$/.test(r.name);
             const added = recorded.filter((r) => !matched.has(r.urn));
             assert.deepEqual(
                 added
@@ -94,7 +95,7 @@ describe("the resource tree", () => {
             );
             assert.equal(moves.length, old.length, "every resource moved under the tree (and is aliased)");
             console.log(
-                `# ${stack}: ${old.length} resources moved by alias, 0 replaced, ${added.length - added.filter(rolling).length} components added, ${added.filter(rolling).length} rolling-restart steps added, ${retired.length} command/random resources succeeded by HostStep/K3sToken`,
+                `# ${stack}: ${old.length} resources moved by alias, 0 replaced, ${added.length - added.filter(rolling).length} components added, ${added.filter(rolling).length} rolling-restart steps and certificate readers added, ${retired.length} command/random resources succeeded by HostStep/K3sToken`,
             );
         });
     }

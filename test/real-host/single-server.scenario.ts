@@ -104,6 +104,9 @@ describe("one server over SSH, as a sudo user", () => {
         assert.equal(outputs.hosts["server-1"].buildkitSha256, mirror.buildkitSha256);
         assert.equal(outputs.hosts["server-1"].k3sSha256, mirror.k3sSha256);
         assert.match(outputs.kubeconfig, /server: https:\/\/127\.0\.0\.1:6443/);
+        // As k3s reports it (k3s certificate check): certificates made at first start, valid 365 days.
+        const days = (Date.parse(outputs.hosts["server-1"].k3sCertificatesExpireAt) - Date.now()) / 86_400_000;
+        assert.ok(days > 364 && days <= 365, `k3sCertificatesExpireAt ${outputs.hosts["server-1"].k3sCertificatesExpireAt}`);
     });
 
     it("a second run with no change runs no step and touches nothing", async () => {
@@ -138,6 +141,26 @@ describe("one server over SSH, as a sudo user", () => {
             "buildkit.service": "enabled active",
         });
         assert.deepEqual(await engine.refresh(), []);
+    });
+
+    it("certificates: a refresh reads their expiry again (not drift: nothing to repair), and the next up shows it without running anything", async () => {
+        const file = "/data/k3s/server/tls/fixture-certs";
+        const original = (await m.exec(`cat ${file}`)).trim();
+        const soon = Math.floor(Date.now() / 1000) + 30 * 86_400;
+        await m.exec(`echo ${soon} > ${file}`); // as if the certificates were 335 days old
+        try {
+            assert.deepEqual(await engine.refresh(), [], "an expiry is information, not drift");
+            const sessions = m.commandLines().length;
+            const r = await engine.up(stackFor([m], mirror), ["sshPrivateKey"]);
+            assert.deepEqual([r.failures, r.executed], [[], []]);
+            assert.equal(m.commandLines().length, sessions, "the up opened no SSH session: the new expiry came from the refresh");
+            const shown = (r.outputs as { hosts: Record<string, Record<string, string>> }).hosts["server-1"].k3sCertificatesExpireAt;
+            assert.equal(Date.parse(shown) / 1000, soon);
+            console.log(`# certificates: refresh read the new expiry ${shown}; the next up showed it, 0 steps, 0 SSH sessions`);
+        } finally {
+            await m.exec(`echo ${original} > ${file}`);
+            await engine.refresh();
+        }
     });
 
     it("a registry mirror change rewrites only buildkitd.toml and restarts only BuildKit", async () => {

@@ -70,6 +70,7 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
         return { digest, ref: `${repositoryOf(names[0])}@${digest}`, names, present: true };
     }
     if (type === "pulumi-nodejs:dynamic/k3s-buildkit:K3sToken") return { result: "fake-k3s-token" };
+    if (type === "pulumi-nodejs:dynamic/k3s-buildkit:K3sCertificates") return { expiresAt: FAKE_CERTIFICATES_EXPIRE_AT, count: 1 };
     if (type === "tls:index/privateKey:PrivateKey")
         return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\nfake-${name}\n-----END PRIVATE KEY-----\n` };
     if (type === "tls:index/certRequest:CertRequest")
@@ -94,6 +95,9 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
                 : "";
     return { stdout };
 }
+
+/** When the mocks say a node's k3s certificates expire. */
+export const FAKE_CERTIFICATES_EXPIRE_AT = "2027-12-05T00:00:00Z";
 
 /** Installs recording mocks; returns the list that fills as resources register. */
 export async function recordingMocks(preview = false, arch = "amd64"): Promise<Recorded[]> {
