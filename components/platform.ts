@@ -119,11 +119,12 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
     const proxy = stackProxy(settings);
     const drain = settings.k3s.upgrade.drain && settings.hosts.length > 1;
 
-    // Hosts in rollout order (the first server first): each wave's k3s restarts wait for the previous wave's ready nodes.
+    // Hosts in rollout order (the first server first): each wave's k3s restarts and certificate rotations wait
+    // for the previous wave's nodes to be Ready and done with their own rotation.
     const hosts = new Array<Host>(settings.hosts.length);
     const waves = rolloutWaves(settings.hosts, settings.k3s.upgrade.agentConcurrency);
     waves.forEach((wave, w) => {
-        const restartAfter = w === 0 ? [] : waves[w - 1].map((i) => hosts[i].k3s.ready);
+        const restartAfter = w === 0 ? [] : waves[w - 1].flatMap((i) => [hosts[i].k3s.ready, hosts[i].k3s.certificates]);
         for (const i of wave) {
             const h = settings.hosts[i];
             const builds = buildsOn(h.name);

@@ -100,6 +100,22 @@ export const k3s = obj(
                 default: {},
             },
         ),
+        certificates: obj(
+            {
+                rotateDaysBefore: int({
+                    description:
+                        "Rotate a node's k3s certificates (`k3s certificate rotate`) when `pulumi up` finds them expiring within this many days: a rolling restart, one node at a time, servers first, each drained and back Ready before the next; the kubeconfig output is read again. 0: never (k3s still renews them at any restart within 120 days of expiry).",
+                    default: 60,
+                    min: 0,
+                    max: 364,
+                }),
+            },
+            {
+                description:
+                    "k3s's client and server certificates (valid 365 days): their expiry is read from k3s on every up and refresh (output hosts.<name>.k3sCertificatesExpireAt).",
+                default: {},
+            },
+        ),
         extraConfig: json({
             description:
                 "Any k3s config.yaml keys for every node (as in k3s's docs: `node-label`, `kube-apiserver-arg`, `secrets-encryption`, …), merged over the program's: a list appends to the program's list (`disable`), anything else replaces. Keys the program manages are refused (the message says what to set).",
@@ -107,6 +123,11 @@ export const k3s = obj(
         }),
         serverConfig: json({ description: "Like extraConfig, for servers only (after extraConfig).", default: {} }),
         agentConfig: json({ description: "Like extraConfig, for agents only (after extraConfig).", default: {} }),
+        registrationAddress: optional(
+            hostOrIp(
+                "A fixed address of the servers (a DNS name, a virtual IP or a load balancer you provide, forwarding 6443 to every server): joining servers and agents register there (`server: https://<it>:6443`), every server's certificate carries it (tls-san), and the kubeconfig output points at it. Without it, they use hosts[0]'s apiAddress. Setting or changing it rewrites config.yaml and restarts k3s, one node at a time.",
+            ),
+        ),
         tlsSans: arr(hostOrIp("A name or address."), {
             description: "Extra names and addresses for the API server certificate (the server's address is always added).",
             default: [],

@@ -25,6 +25,8 @@ import type { HostHandle } from "./handle";
 import { HostFile } from "./host-file";
 import { sha256Hex } from "./host-file-provider";
 import { SystemdService } from "./host-service";
+import { BuildkitCacheUsage } from "./cache-usage";
+import type { CacheUsage } from "./cache-usage-provider";
 import { hostScript } from "./scripts";
 
 /** Where a registry's CA certificate is written for buildkitd. */
@@ -91,6 +93,8 @@ export class BuildkitHost extends pulumi.ComponentResource {
     /** `unix:///run/buildkit/buildkitd.sock`. */
     public readonly address: string;
     public readonly ready: pulumi.Resource;
+    /** The daemon's build cache size, as BuildKit counts it, as of the last up or refresh. */
+    public readonly cacheUsage: pulumi.Output<CacheUsage>;
 
     constructor(name: string, args: BuildkitHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k3s-buildkit:host:BuildkitHost", name, {}, opts);
@@ -192,6 +196,12 @@ export class BuildkitHost extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [service] },
         );
+        // How big its cache is, read again on every refresh (information, not drift).
+        this.cacheUsage = new BuildkitCacheUsage(
+            `${name}-buildkit-cache-usage`,
+            { connection: conn, address: BUILDKIT_ADDRESS },
+            { parent: this, dependsOn: [this.ready] },
+        ).usage;
         const schedule = settings.prune.schedule;
         if (schedule !== undefined) {
             // A scheduled prune: its units, then the timer enabled and started once the daemon is ready.

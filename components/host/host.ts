@@ -22,6 +22,7 @@ import { K3sNode, serverUrl } from "./k3s";
 import { Nerdctl } from "./nerdctl";
 import { hostScript, scriptBody } from "./scripts";
 import { hostCommand, type HostStep } from "./step";
+import type { CacheUsage } from "./cache-usage-provider";
 
 /** What a host ended up with; the stack output `hosts` maps host names to this. */
 export interface HostOutputs {
@@ -34,6 +35,8 @@ export interface HostOutputs {
     readonly buildkitVersion: string;
     readonly buildkitSha256: pulumi.Output<string>;
     readonly buildkitAddress: string;
+    /** The host daemon's build cache size (bytes, reclaimable bytes, records), as of the last up or refresh. */
+    readonly buildkitCacheUsage: pulumi.Output<CacheUsage>;
     readonly nerdctlVersion?: string;
     readonly nerdctlSha256?: pulumi.Output<string>;
 }
@@ -158,7 +161,10 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
                 registries: settings.registries,
                 registryPasswords: args.secrets.registryPasswords,
                 token: args.token,
-                ...(first === undefined ? {} : { serverUrl: serverUrl(first.apiAddress), removeVia: first.connection }),
+                // Joiners register at the registration address when there is one, else at the first server.
+                ...(first === undefined
+                    ? {}
+                    : { serverUrl: serverUrl(settings.k3s.registrationAddress ?? first.apiAddress), removeVia: first.connection }),
                 clusterInit: first === undefined && args.ha,
                 ...(h.role === "server" ? { apiAddress: h.apiAddress } : {}),
                 readinessHost: h.role === "server" || first === undefined ? this : first,
@@ -233,6 +239,7 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
             buildkitVersion: this.buildkit.version,
             buildkitSha256: this.buildkit.tarballSha256,
             buildkitAddress: this.buildkit.address,
+            buildkitCacheUsage: this.buildkit.cacheUsage,
             ...(this.nerdctl === undefined ? {} : { nerdctlVersion: this.nerdctl.version, nerdctlSha256: this.nerdctl.archiveSha256 }),
         };
         this.registerOutputs({ arch: this.arch });

@@ -61,7 +61,10 @@ export interface K3sNodeArgs {
     readonly readinessHost: HostHandle;
     /** Resources every step waits for besides the host's preflight (the first-server guard, the etcd snapshot). */
     readonly after?: pulumi.Resource[];
-    /** What the drain and the (re)start wait for: the ready steps of the nodes before this one in the rollout. @default [] */
+    /**
+     * What the drain, the (re)start and the certificate rotation wait for: the ready steps and certificates
+     * of the nodes before this one in the rollout. @default []
+     */
     readonly restartAfter?: pulumi.Resource[];
     /** Drain before a restart (`k3s.upgrade.drain`, and more than one node). */
     readonly drain: boolean;
@@ -112,11 +115,13 @@ export class K3sNode extends pulumi.ComponentResource {
     public readonly binarySha256: pulumi.Output<string>;
     /** The earliest expiry of the node's k3s certificates (RFC 3339), as of the last up or refresh. */
     public readonly certificatesExpireAt: pulumi.Output<string>;
+    /** The node's certificates: read, and rotated within the window. The next wave's restarts wait for it. */
+    public readonly certificates: K3sCertificates;
     /** The node is Ready at the target version (and uncordoned): depend on this. */
     public readonly ready: pulumi.Resource;
     /** The k3s unit's state; depend on it for things that need k3s's containerd. */
     public readonly service: SystemdService;
-    /** Admin kubeconfig with the server address rewritten (secret); only with `exportKubeconfig`. */
+    /** Admin kubeconfig pointed at the registration address, else at this server's (secret); only with `exportKubeconfig`. */
     public readonly kubeconfig?: pulumi.Output<string>;
 
     constructor(name: string, args: K3sNodeArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -127,7 +132,13 @@ export class K3sNode extends pulumi.ComponentResource {
         const child = { parent: this, dependsOn: after };
         this.version = k3s.version;
 
-        const tlsSans = args.role === "server" && args.apiAddress !== undefined ? [args.apiAddress, ...k3s.tlsSans] : [...k3s.tlsSans];
+        const registration = k3s.registrationAddress === undefined ? [] : [k3s.registrationAddress];
+        const tlsSans =
+            args.role === "server" && args.apiAddress !== undefined
+                ? [args.apiAddress, ...registration, ...k3s.tlsSans]
+                : args.role === "server"
+                  ? [...registration, ...k3s.tlsSans]
+                  : [...k3s.tlsSans];
         const configModel = {
             role: args.role,
             nodeName: host.name,
@@ -303,21 +314,47 @@ export class K3sNode extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.ready] },
             );
         }
+        // When its certificates expire, as k3s reports it once the node is up, and again on every refresh;
+        // within the window, rotated (drained, stopped, rotated, started, Ready, uncordoned). After the
+        // previous wave's nodes, whose own rotations are done: one node at a time, servers first.
+        const rotationStep = (script: "k3s-drain" | "k3s-ready") =>
+            hostScript(script, {
+                K3S_NODE: host.name,
+                K3S_DRAIN: args.drain,
+                K3S_DRAIN_TIMEOUT: k3s.upgrade.drainTimeoutSeconds,
+                // Any version: a rotation changes none (and the plan stays the same across a k3s upgrade).
+                K3S_VERSION: "",
+                K3S_CHECK_READYZ: args.role === "server",
+                K3S_READY_TIMEOUT: k3s.readyTimeoutSeconds,
+                K3S_RESTART_STAMP: "",
+            });
+        this.certificates = new K3sCertificates(
+            `${name}-k3s-certificates`,
+            {
+                connection: conn,
+                dataDir: k3s.dataDir,
+                kubectl: kubectlHost,
+                rotation: {
+                    daysBefore: k3s.certificates.rotateDaysBefore,
+                    unit: args.role === "server" ? "k3s.service" : "k3s-agent.service",
+                    startTimeoutSeconds: k3s.readyTimeoutSeconds,
+                    drainScript: rotationStep("k3s-drain"),
+                    readyScript: rotationStep("k3s-ready"),
+                },
+            },
+            { parent: this, dependsOn: [this.ready, ...(args.restartAfter ?? [])] },
+        );
+        this.certificatesExpireAt = this.certificates.expiresAt;
         if (args.exportKubeconfig === true) {
+            // Read again whenever the certificates change: k3s writes the new admin certificate into it at start.
             const read = hostCommand(
                 `${name}-kubeconfig`,
-                { connection: conn, create: hostScript("kubeconfig"), secretOutput: true },
-                { parent: this, dependsOn: [this.ready] },
+                { connection: conn, create: hostScript("kubeconfig"), secretOutput: true, triggers: [this.certificatesExpireAt] },
+                { parent: this, dependsOn: [this.ready, this.certificates] },
             );
-            const address = args.apiAddress ?? "127.0.0.1";
+            const address = k3s.registrationAddress ?? args.apiAddress ?? "127.0.0.1";
             this.kubeconfig = pulumi.secret(read.stdout.apply((text) => rewriteKubeconfig(text, address)));
         }
-        // When its certificates expire, as k3s reports it once the node is up, and again on every refresh.
-        this.certificatesExpireAt = new K3sCertificates(
-            `${name}-k3s-certificates`,
-            { connection: conn, dataDir: k3s.dataDir },
-            { parent: this, dependsOn: [this.ready] },
-        ).expiresAt;
         this.registerOutputs({ version: this.version, binarySha256: this.binarySha256, certificatesExpireAt: this.certificatesExpireAt });
     }
 }

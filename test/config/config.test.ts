@@ -39,6 +39,7 @@ describe("parseConfig: valid config and defaults", () => {
             installScriptUrl: "https://get.k3s.io",
             binaryBaseUrl: "https://github.com/k3s-io/k3s/releases/download",
             binaryLayout: "github",
+            certificates: { rotateDaysBefore: 60 },
             dataDir: "/data/k3s",
             disable: ["traefik", "local-storage", "metrics-server"],
             disableNetworkPolicy: true,
@@ -186,7 +187,7 @@ describe("parseConfig: every rule, exact messages", () => {
             "unknown key with no close match",
             { ...base, k3s: { zzzzzzzzzz: 1 } },
             [
-                "k3s.zzzzzzzzzz: unknown key; known keys: agentConfig, airgap, binaryBaseUrl, binaryLayout, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, extraConfig, installScriptUrl, readyTimeoutSeconds, serverConfig, sha256, tlsSans, upgrade, version",
+                "k3s.zzzzzzzzzz: unknown key; known keys: agentConfig, airgap, binaryBaseUrl, binaryLayout, certificates, dataDir, disable, disableCloudController, disableHelmController, disableNetworkPolicy, extraConfig, installScriptUrl, readyTimeoutSeconds, registrationAddress, serverConfig, sha256, tlsSans, upgrade, version",
             ],
         ],
         [

@@ -105,6 +105,7 @@ function baseA(): Record<string, unknown> {
             disable: ["traefik"],
             airgap: { imagesUrl: `${M}/airgap.tar.zst` },
             tlsSans: ["k3s.example.com"],
+            registrationAddress: "k3s-api.example.com",
         },
         buildkit: {
             version: "v0.33.1",

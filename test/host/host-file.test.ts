@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
@@ -31,7 +32,8 @@ import {
     readServiceScript,
 } from "../../components/host/host-service-provider";
 import { runnerCommand } from "../../components/host/runner";
-import { certificateCheckScript } from "../../components/host/certificates-provider";
+import { buildkitCacheUsageProvider, cacheUsageScript } from "../../components/host/cache-usage-provider";
+import { certificateCheckScript, certificateRotateScript, k3sCertificatesProvider } from "../../components/host/certificates-provider";
 import { scriptBody } from "../../components/host/scripts";
 import { renderScript } from "../../components/render/shell";
 import { isSecretValue, recordingMocks, setStackConfig, settle } from "../../tools/evaluate";
@@ -104,6 +106,38 @@ describe("HostFile under mocks", () => {
             },
             { property: "mode", reason: 'expected an octal mode like "0644"; got "999"' },
         ]);
+    });
+
+    it("the readers' serialized code reads on its own: K3sCertificates and BuildkitCacheUsage, through a local target", async () => {
+        // A provider method that shares a name with a module-level helper it calls is serialized as calling
+        // itself; only running the serialized text shows it (the engine's ReferenceError on refresh).
+        const bin = mkdtempSync(join(tmpdir(), "k3sbk-readers-"));
+        writeFileSync(join(bin, "k3s"), '#!/bin/sh\necho \'{"Certificates":[{"ExpiryTime":"2027-06-01T00:00:00Z"}]}\'\n', { mode: 0o755 });
+        writeFileSync(join(bin, "buildctl"), '#!/bin/sh\necho \'[{"size":7,"inUse":false}]\'\n', { mode: 0o755 });
+        const path = process.env.PATH;
+        process.env.PATH = `${bin}:${path ?? ""}`;
+        try {
+            const load = async (provider: pulumi.dynamic.ResourceProvider) => {
+                const dir = mkdtempSync(join(__dirname, "../../node_modules/.k3sbk-provider-"));
+                writeFileSync(join(dir, "provider.js"), await serializedProvider(provider));
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                const loaded = require(join(dir, "provider.js")) as {
+                    handler: () => { read: (id: string, p: object) => Promise<{ props: Record<string, unknown> }> };
+                };
+                rmSync(dir, { recursive: true, force: true });
+                return loaded.handler();
+            };
+            const target = { kind: "local", sudo: false };
+            const certs = await (await load(k3sCertificatesProvider)).read("c", { target, dataDir: "/data/k3s", providerVersion: "v" });
+            assert.equal(certs.props.expiresAt, "2027-06-01T00:00:00Z");
+            const usage = await (
+                await load(buildkitCacheUsageProvider)
+            ).read("u", { target, address: "unix:///x.sock", providerVersion: "v" });
+            assert.deepEqual([usage.props.available, usage.props.totalBytes, usage.props.records], [true, 7, 1]);
+        } finally {
+            process.env.PATH = path;
+            rmSync(bin, { recursive: true, force: true });
+        }
     });
 
     it("the serialized provider code carries no stack config, no secret and no Pulumi SDK", async () => {
@@ -209,6 +243,8 @@ describe("host scripts pass shellcheck", () => {
         ),
         readServiceScript: readServiceScript("a.service"),
         certificateCheckScript: certificateCheckScript("/data/k3s"),
+        certificateRotateScript: certificateRotateScript("k3s.service", "/data/k3s"),
+        cacheUsageScript: cacheUsageScript("unix:///run/buildkit/buildkitd.sock"),
         deleteServiceScript: deleteServiceScript("a.service"),
         "runner (sudo)": `#!/bin/sh\n${runnerCommand(true)}\n`,
     };

@@ -168,6 +168,24 @@ describe("k3s drain and ready steps (a recording k3s kubectl)", () => {
         assert.ok(!existsSync(join(root, "var/lib/k3s-buildkit/drained-n1")));
     });
 
+    it("a restart the triggers do not know of (empty stamp and version: a certificate rotation) drains even when the stamp matches, waits for Ready at any version, records nothing", async () => {
+        const k = kubectlStub();
+        writeFileSync(join(k.dir, "node"), `True ${NEXT}`);
+        const ready = { K3S_NODE: "n1", K3S_VERSION: NEXT, K3S_CHECK_READYZ: true, K3S_READY_TIMEOUT: 10 };
+        assert.equal((await run("k3s-ready", { ...ready, K3S_RESTART_STAMP: "s1" }, k.env)).code, 0);
+        const drain = await run("k3s-drain", { K3S_NODE: "n1", K3S_DRAIN: true, K3S_DRAIN_TIMEOUT: 30, K3S_RESTART_STAMP: "" }, k.env);
+        assert.equal(drain.code, 0, drain.stderr);
+        assert.ok(
+            k.calls().some((c) => c.startsWith("kubectl drain n1")),
+            "drained",
+        );
+        const back = await run("k3s-ready", { ...ready, K3S_VERSION: "", K3S_RESTART_STAMP: "" }, k.env);
+        assert.equal(back.code, 0, back.stderr);
+        assert.ok(k.calls().includes("kubectl uncordon n1"), "uncordoned once Ready");
+        // The restart the triggers recorded is still s1: a later drain for s1 alone drains nothing.
+        assert.equal(readFileSync(join(root, "var/lib/k3s-buildkit/restarted-n1"), "utf8"), "s1\n");
+    });
+
     it("drain: a node cordoned by hand is drained but not recorded, so it stays cordoned; draining off or no node: nothing", async () => {
         const k = kubectlStub();
         writeFileSync(join(k.dir, "node"), `True ${VERSIONS.k3s}`);

@@ -52,6 +52,7 @@ describe("host layer: children, inputs, dependencies", () => {
                 `${h}-buildkit-socket:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
                 `${h}-buildkit:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
                 `${h}-buildkit-ready:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
+                `${h}-buildkit-cache-usage:pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheUsage`,
                 `${h}:k3s-buildkit:host:Nerdctl`,
                 `${h}-nerdctl-install:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}-nerdctl-toml:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
@@ -93,11 +94,20 @@ describe("host layer: children, inputs, dependencies", () => {
         assert.deepEqual(deps("s1-k3s-drain"), ["k3s-first-server", "s1-k3s-install", "s1-preflight"]);
         assert.deepEqual(deps("s1-k3s"), ["s1-k3s-config", "s1-k3s-drain", "s1-k3s-install", "s1-k3s-registries"]);
         assert.deepEqual(deps("s1-k3s-ready"), ["s1-k3s"]);
-        assert.deepEqual(deps("s1-kubeconfig"), ["s1-k3s-ready"]);
+        assert.deepEqual(deps("s1-kubeconfig"), ["s1-k3s-certificates", "s1-k3s-ready"]);
+        // Certificates are read (and rotated within the window) once the node is Ready, after the previous nodes'.
+        assert.deepEqual(deps("s1-k3s-certificates"), ["s1-k3s-ready"]);
+        assert.deepEqual(deps("a1-k3s-certificates"), ["a1-k3s-ready", "s1-k3s-certificates", "s1-k3s-ready"]);
         // The agent downloads and installs beside the server; its drain and start wait for the server.
         assert.deepEqual(deps("a1-k3s-install"), ["a1-preflight", "k3s-first-server"]);
         assert.deepEqual(deps("a1-k3s-config"), ["a1-preflight", "k3s-first-server"]);
-        assert.deepEqual(deps("a1-k3s-drain"), ["a1-k3s-install", "a1-preflight", "k3s-first-server", "s1-k3s-ready"]);
+        assert.deepEqual(deps("a1-k3s-drain"), [
+            "a1-k3s-install",
+            "a1-preflight",
+            "k3s-first-server",
+            "s1-k3s-certificates",
+            "s1-k3s-ready",
+        ]);
         assert.deepEqual(deps("a1-k3s"), ["a1-k3s-config", "a1-k3s-drain", "a1-k3s-install", "a1-k3s-registries"]);
         assert.deepEqual(deps("a1-k3s-member"), ["a1-k3s-ready"], "a removal drains and deletes the node before the uninstall");
         assert.deepEqual(deps("s1-buildkit-install"), ["s1-k3s-ready", "s1-preflight"], "BuildKit after k3s");
@@ -181,6 +191,24 @@ describe("host layer: children, inputs, dependencies", () => {
         assert.equal(recorded.filter((r) => r.name.endsWith("-kubeconfig")).length, 1, "kubeconfig read off the first server only");
         assert.equal(byName(recorded, "s2-k3s").inputs.unit, "k3s.service");
         assert.equal(byName(recorded, "a1-k3s").inputs.unit, "k3s-agent.service");
+    });
+
+    it("a registration address: joiners register there, every server's certificate carries it, the kubeconfig points at it", async () => {
+        const hosts = [server, { name: "s2", address: "10.0.0.7" }, agent];
+        const { recorded, platform } = await runPlatform({ ...base, hosts, k3s: { registrationAddress: "k3s.example.com" } }, [
+            "sshPrivateKey",
+        ]);
+        const cfg = (n: string) => parse(unwrap(byName(recorded, `${n}-k3s-config`).inputs.content) as string) as Record<string, unknown>;
+        assert.equal(cfg("s1")["cluster-init"], true, "the first server still starts the cluster");
+        assert.deepEqual(cfg("s1")["tls-san"], ["10.0.0.5", "k3s.example.com"]);
+        assert.deepEqual(cfg("s2")["tls-san"], ["10.0.0.7", "k3s.example.com"]);
+        for (const n of ["s2", "a1"]) assert.equal(cfg(n).server, "https://k3s.example.com:6443", `${n} joins at the registration address`);
+        assert.equal(cfg("a1")["tls-san"], undefined, "agents serve no API");
+        assert.match((await resolve(platform.kubeconfig!)).value ?? "", /server: https:\/\/k3s\.example\.com:6443/);
+        // Without it: the first server's address, as before.
+        const plain = await runPlatform({ ...base, hosts }, ["sshPrivateKey"]);
+        const plainCfg = parse(unwrap(byName(plain.recorded, "a1-k3s-config").inputs.content) as string) as Record<string, unknown>;
+        assert.equal(plainCfg.server, "https://10.0.0.5:6443");
     });
 
     it("the install steps carry pinned versions and mirror URLs; uninstall on delete", async () => {
@@ -327,7 +355,7 @@ describe("host layer: children, inputs, dependencies", () => {
 
     it("a preview with every host output unknown constructs without error", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"], true);
-        assert.equal(recorded.length, 47);
+        assert.equal(recorded.length, 49);
     });
 
     it("the kubeconfig output is secret and points at the first server's address", async () => {
@@ -390,6 +418,6 @@ describe("blast radius: inputs changed between two runs", () => {
         const d = diffRuns(a, b);
         assert.deepEqual(d.changed, []);
         assert.deepEqual(d.removed, []);
-        assert.ok(d.added.length === 22 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
+        assert.ok(d.added.length === 23 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
     });
 });

@@ -32,6 +32,7 @@ describe("index.ts under mocks", () => {
             recorded.map((r) => `${r.type} ${r.name}`).sort(),
             [
                 "pulumi-nodejs:dynamic/k3s-buildkit:K3sCertificates local-k3s-certificates",
+                "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheUsage local-buildkit-cache-usage",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-install",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-ready",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-drain",
@@ -102,6 +103,7 @@ describe("index.ts under mocks", () => {
             buildkitVersion: DEFAULT_VERSIONS.buildkit,
             buildkitSha256: "b".repeat(64),
             buildkitAddress: "unix:///run/buildkit/buildkitd.sock",
+            buildkitCacheUsage: { available: true, totalBytes: 1_073_741_824, reclaimableBytes: 536_870_912, records: 12 },
             nerdctlVersion: DEFAULT_VERSIONS.nerdctl,
             nerdctlSha256: "c".repeat(64),
         });
@@ -157,9 +159,10 @@ describe("index.ts under mocks", () => {
         });
         for (const r of recorded) {
             for (const [k, v] of Object.entries(r.inputs)) {
-                if (k !== "connection" && k !== "target")
-                    assert.ok(!JSON.stringify(v).includes("this-is-the-secret-key"), `${r.name}.${k} holds the key`);
-                if (k === "connection" || k === "target") assert.ok(isSecretValue(v), `${r.name}.${k} is secret`);
+                // Only connections and targets (a node's own, or where kubectl answers for it) carry the key, as secrets.
+                const carrier = k === "connection" || k === "target" || k === "kubectlTarget";
+                if (!carrier) assert.ok(!JSON.stringify(v).includes("this-is-the-secret-key"), `${r.name}.${k} holds the key`);
+                else assert.ok(isSecretValue(v), `${r.name}.${k} is secret`);
             }
         }
     });
@@ -190,7 +193,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 49); // with the Platform and Cluster components, the first-server guard, the drain step and the certificates' expiry
+        assert.equal(recorded.length, 50); // with the Platform and Cluster components, the first-server guard, the drain step, the certificates' expiry and the cache usage
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

@@ -23,6 +23,8 @@ import { after, before, describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
 import { DAEMON_NAME, DAEMON_PORT } from "../../components/builds/daemon";
 import { tlsPlan } from "../../components/cluster/specs";
+import { cacheUsageScript, parseCacheUsage } from "../../components/host/cache-usage-provider";
+import { shellQuote } from "../../components/render/shell";
 import { replicaHost } from "../../components/builds/job-spec";
 import { FAKE_SSH_KEY, type RecordedWithDeps, runPlatform, unwrapSecrets } from "../../tools/evaluate";
 import { issueFromPlan } from "../harness/certs";
@@ -239,6 +241,29 @@ cat /mnt/forms/greeting /mnt/forms/etc/app.conf /mnt/forms/token-length; { ls -A
         const du = await m.exec("buildctl du");
         assert.match(du, /^ID\s+RECLAIMABLE\s+SIZE\s+LAST ACCESSED/m);
         assert.match(du, /^Total:\s+\S+/m);
+        // The cache-usage output's reading, through the same socket, sums what buildctl du's summary sums.
+        const usage = parseCacheUsage(
+            await m.exec(`bash -s <<'EOF'\nset -euo pipefail\n${cacheUsageScript("unix:///run/buildkit/buildkitd.sock")}EOF`),
+        );
+        const summary = (label: string) => {
+            const v = new RegExp(`^${label}:\\s+([0-9.]+)([kMGT]?B)$`, "m").exec(du);
+            assert.ok(v, `no ${label} in ${du}`);
+            return Number(v[1]) * { B: 1, kB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 }[v[2] as "B"];
+        };
+        const near = (bytes: number, shown: number) => Math.abs(bytes - shown) <= Math.max(1, shown * 0.01);
+        console.log(
+            `# cache usage read by the program: ${JSON.stringify(usage)}; buildctl du: ${du
+                .split("\n")
+                .filter((l) => /^(Total|Reclaimable):/.test(l))
+                .join(", ")}`,
+        );
+        assert.equal(usage.available, true);
+        assert.ok(usage.records > 0, "the builds above left cache records");
+        assert.ok(near(usage.totalBytes, summary("Total")), `total ${usage.totalBytes} vs ${summary("Total")}`);
+        assert.ok(
+            near(usage.reclaimableBytes, summary("Reclaimable")),
+            `reclaimable ${usage.reclaimableBytes} vs ${summary("Reclaimable")}`,
+        );
     });
 });
 
@@ -501,6 +526,31 @@ systemd-run --unit=git-daemon --quiet git daemon --reuseaddr --base-path=/srv/gi
         );
         assert.ok(hits.afterPrune > hits.first, `the registry cache hits after prune: ${JSON.stringify(hits)}`);
         assert.ok(cachedSteps(l2.progress) > cachedSteps(l1.progress), "the local cache hits after prune");
+
+        // The preStop, as the kubelet runs it before SIGTERM (a roll, a drain, an eviction): the container's
+        // exact command, while a build runs on this daemon, returns only once BuildKit stops reporting it.
+        const daemon = r.statefulSet.template.spec.containers[0] as { lifecycle?: { preStop?: { exec?: { command: string[] } } } };
+        const preStop = daemon.lifecycle?.preStop?.exec?.command;
+        assert.ok(preStop !== undefined, "the daemon container has a preStop");
+        put("/srv/long/Dockerfile", `FROM ${BASE()}\nRUN sleep 15\n`);
+        await m.exec(
+            `rm -f /srv/long/rc; systemd-run --unit=long-build --quiet sh -c 'buildctl ${clientFlags} build --frontend dockerfile.v0 --local context=/srv/long --local dockerfile=/srv/long --no-cache >/srv/long/log 2>&1; echo $? > /srv/long/rc'`,
+        );
+        const startBy = Date.now() + 60_000;
+        while (!(await m.exec(`buildctl ${clientFlags} debug histories --format '{{.Type}}' 2>/dev/null || true`)).includes("STARTED")) {
+            assert.ok(Date.now() < startBy, `the long build did not start: ${await m.exec("cat /srv/long/log 2>/dev/null || true")}`);
+            await new Promise((res) => setTimeout(res, 300));
+        }
+        const t0 = Date.now();
+        const stopped = await run(preStop.map(shellQuote).join(" "));
+        const waited = (Date.now() - t0) / 1000;
+        const rc = (await m.exec("cat /srv/long/rc 2>/dev/null || echo running")).trim();
+        console.log(
+            `# preStop (${preStop.join(" ").slice(0, 60)}…): waited ${waited.toFixed(1)} s for the running build, which then had exit ${rc}`,
+        );
+        assert.equal(stopped.code, 0, stopped.out);
+        assert.equal(rc, "0", `the build had finished, successfully, when the preStop returned: ${await m.exec("tail -5 /srv/long/log")}`);
+        assert.ok(waited >= 3, `the preStop waited for the build (${waited} s)`);
         await m.exec("systemctl stop pod-privileged");
     });
 

@@ -7,7 +7,8 @@
  *
  * Shown, in order: a fresh install joins the servers one at a time, then the agent; a k3s version bump takes
  * an etcd snapshot and restarts k3s one node at a time (server-1, server-2, server-3, agent-1), each drained
- * before and uncordoned after, back Ready at the new version before the next; a drain a PodDisruptionBudget
+ * before and uncordoned after, back Ready at the new version before the next; certificates inside the rotation
+ * window are rotated the same way, one node at a time (k3s stopped, `certificate rotate`, started); a drain a PodDisruptionBudget
  * blocks fails the up naming the pod and leaves the node cordoned and its k3s untouched, and the next up
  * finishes; removing a server and the agent drains and deletes their nodes before uninstalling them;
  * removing the first server is refused; destroy leaves the machines as they were.
@@ -140,6 +141,51 @@ describe("HA: three servers and an agent, one node at a time", () => {
             assert.equal(await nodeField(name, ".status.nodeInfo.kubeletVersion"), K3S_UPGRADE);
             assert.equal(await nodeField(name, ".spec.unschedulable"), "", `${name} schedulable again`);
         }
+    });
+
+    it("certificates inside the window: rotated one node at a time, servers first, each drained before and uncordoned once Ready", async () => {
+        const soon = Math.floor(Date.now() / 1000) + 20 * 86_400; // 345 days old: inside the 60-day window
+        const certsFile = (name: string) =>
+            name.startsWith("server") ? "/data/k3s/server/tls/fixture-certs" : "/data/k3s/agent/fixture-certs";
+        for (const name of NAMES) await machine(name).exec(`echo ${soon} > ${certsFile(name)}`);
+        // A refresh reads the new expiries; inside the window the provider's diff names these resources as due.
+        assert.deepEqual((await engine.refresh()).sort(), NAMES.map((n) => `${n}-k3s-certificates`).sort());
+        const t0 = await uptime();
+        const r = await engine.up(stack({ version: K3S_UPGRADE }), ["sshPrivateKey"]);
+        assert.deepEqual(r.failures, []);
+        assert.deepEqual(
+            r.executed.filter((n) => !n.endsWith("-kubeconfig")).sort(),
+            NAMES.map((n) => `${n}-k3s-certificates`).sort(),
+            "only the certificates (and the kubeconfig read)",
+        );
+        const api = await apiEvents(t0);
+        const windows: [number, number][] = [];
+        for (const name of NAMES) {
+            const local = await k3sEvents(machine(name), t0);
+            const stop = one(local, "stop", name);
+            const start = one(local, "start", name);
+            const drain = one(api, "drain", name);
+            const uncordon = one(api, "uncordon", name);
+            assert.ok(drain.t <= stop.t && stop.t <= start.t, `${name}: drained (${drain.t}), stopped (${stop.t}), started (${start.t})`);
+            assert.ok(one(local, "ready", name).t <= uncordon.t, `${name} uncordoned once ready`);
+            windows.push([drain.t, uncordon.t]);
+            const days = (Number((await machine(name).exec(`cat ${certsFile(name)}`)).trim()) - Date.now() / 1000) / 86_400;
+            assert.ok(days > 364, `${name}'s certificates renewed: ${days.toFixed(1)} days left`);
+            const shown = (r.outputs as { hosts: Record<string, Record<string, string>> }).hosts[name].k3sCertificatesExpireAt;
+            assert.ok((Date.parse(shown) - Date.now()) / 86_400_000 > 364, `${name}'s output shows the new expiry: ${shown}`);
+            assert.equal(await nodeField(name, ".spec.unschedulable"), "", `${name} schedulable again`);
+        }
+        for (let i = 1; i < windows.length; i++) {
+            assert.ok(
+                windows[i - 1][1] <= windows[i][0],
+                `${NAMES[i]}'s rotation ${windows[i].join("–")} overlaps ${NAMES[i - 1]}'s ${windows[i - 1].join("–")}`,
+            );
+        }
+        console.log(
+            `# certificate rotation, drain→uncordon windows (uptime s): ${NAMES.map((n, i) => `${n} ${windows[i].join("–")}`).join(", ")}`,
+        );
+        const again = await engine.preview(stack({ version: K3S_UPGRADE }), ["sshPrivateKey"], true);
+        assert.equal(again.status, 0, `no change left:\n${again.log.slice(-3000)}`);
     });
 
     it("a drain a PodDisruptionBudget blocks fails the up with the pod's name, leaves the node cordoned and its k3s as it was", async () => {

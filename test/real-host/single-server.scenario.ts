@@ -107,6 +107,11 @@ describe("one server over SSH, as a sudo user", () => {
         // As k3s reports it (k3s certificate check): certificates made at first start, valid 365 days.
         const days = (Date.parse(outputs.hosts["server-1"].k3sCertificatesExpireAt) - Date.now()) / 86_400_000;
         assert.ok(days > 364 && days <= 365, `k3sCertificatesExpireAt ${outputs.hosts["server-1"].k3sCertificatesExpireAt}`);
+        // As BuildKit counts it (buildctl du), through the daemon's socket.
+        const usage = (outputs.hosts["server-1"] as unknown as { buildkitCacheUsage: { available: boolean; records: number } })
+            .buildkitCacheUsage;
+        assert.equal(usage.available, true, JSON.stringify(usage));
+        console.log(`# buildkitCacheUsage after the install: ${JSON.stringify(usage)}`);
     });
 
     it("a second run with no change runs no step and touches nothing", async () => {
@@ -143,24 +148,69 @@ describe("one server over SSH, as a sudo user", () => {
         assert.deepEqual(await engine.refresh(), []);
     });
 
-    it("certificates: a refresh reads their expiry again (not drift: nothing to repair), and the next up shows it without running anything", async () => {
+    it("certificates: a refresh reads their expiry again (not drift); outside the window the next up only re-reads the kubeconfig", async () => {
         const file = "/data/k3s/server/tls/fixture-certs";
         const original = (await m.exec(`cat ${file}`)).trim();
-        const soon = Math.floor(Date.now() / 1000) + 30 * 86_400;
-        await m.exec(`echo ${soon} > ${file}`); // as if the certificates were 335 days old
+        const later = Math.floor(Date.now() / 1000) + 90 * 86_400; // outside the 60-day window
+        await m.exec(`echo ${later} > ${file}`); // as if the certificates were 275 days old
         try {
             assert.deepEqual(await engine.refresh(), [], "an expiry is information, not drift");
             const sessions = m.commandLines().length;
             const r = await engine.up(stackFor([m], mirror), ["sshPrivateKey"]);
-            assert.deepEqual([r.failures, r.executed], [[], []]);
-            assert.equal(m.commandLines().length, sessions, "the up opened no SSH session: the new expiry came from the refresh");
+            assert.deepEqual([r.failures, r.executed], [[], ["server-1-kubeconfig"]], "only the kubeconfig is read again");
+            assert.equal(m.commandLines().length, sessions + 1, "one SSH session: the kubeconfig read");
             const shown = (r.outputs as { hosts: Record<string, Record<string, string>> }).hosts["server-1"].k3sCertificatesExpireAt;
-            assert.equal(Date.parse(shown) / 1000, soon);
-            console.log(`# certificates: refresh read the new expiry ${shown}; the next up showed it, 0 steps, 0 SSH sessions`);
+            assert.equal(Date.parse(shown) / 1000, later);
+            console.log(
+                `# certificates: refresh read the new expiry ${shown}; the next up showed it, ran the kubeconfig read only (1 SSH session)`,
+            );
         } finally {
             await m.exec(`echo ${original} > ${file}`);
             await engine.refresh();
+            await engine.up(stackFor([m], mirror), ["sshPrivateKey"]);
         }
+    });
+
+    it("certificates inside the window: preview names the update, up rotates them (k3s stopped, certificate rotate, started), the kubeconfig carries the new admin certificate", async () => {
+        const file = "/data/k3s/server/tls/fixture-certs";
+        const soon = Math.floor(Date.now() / 1000) + 20 * 86_400; // 345 days old: inside the 60-day window
+        await m.exec(`echo ${soon} > ${file}`);
+        assert.deepEqual(await engine.refresh(), ["server-1-k3s-certificates"], "the refresh shows them due");
+        const preview = await engine.preview(stackFor([m], mirror), ["sshPrivateKey"]);
+        assert.equal(preview.status, 0, preview.log.slice(-3000));
+        assert.deepEqual(
+            preview.executed.sort(),
+            ["server-1-k3s-certificates", "server-1-kubeconfig"],
+            "the certificates, then the kubeconfig read",
+        );
+        assert.match(preview.log, /server-1-k3s-certificates[\s\S]*expiresAt/, "the preview says why: their expiry");
+        const pids = await m.exec("systemctl show -p MainPID --value buildkit.service");
+        const t0 = Number((await m.exec("cut -d' ' -f1 /proc/uptime")).trim());
+        const r = await engine.up(stackFor([m], mirror), ["sshPrivateKey"]);
+        assert.deepEqual(r.failures, []);
+        assert.deepEqual(r.executed.sort(), ["server-1-k3s-certificates", "server-1-kubeconfig"]);
+        const events = (await m.exec("cat /var/log/k3s-fixture.log"))
+            .split("\n")
+            .filter((l) => l !== "" && Number(l.split(" ")[0]) >= t0)
+            .map((l) => l.split(" ").slice(1, 3).join(" "));
+        assert.deepEqual(events, ["stop server-1", "start server-1", "ready server-1"], "k3s restarted once");
+        assert.match(r.log, /within 60 days \(k3s\.certificates\.rotateDaysBefore\): rotating them/);
+        const outputs = r.outputs as { hosts: Record<string, Record<string, string>>; kubeconfig: string };
+        const days = (Date.parse(outputs.hosts["server-1"].k3sCertificatesExpireAt) - Date.now()) / 86_400_000;
+        assert.ok(days > 364 && days <= 365, `renewed for a year: ${outputs.hosts["server-1"].k3sCertificatesExpireAt}`);
+        const admin = /client-certificate-data: (\S+)/.exec(outputs.kubeconfig)?.[1] ?? "";
+        const renewed = (await m.exec(`cat ${file}`)).trim();
+        assert.equal(
+            Buffer.from(admin, "base64").toString(),
+            `fixture client-admin certificate, expires ${renewed}`,
+            "the kubeconfig output was read again",
+        );
+        assert.equal(await m.exec("systemctl show -p MainPID --value buildkit.service"), pids, "BuildKit untouched");
+        const again = await engine.preview(stackFor([m], mirror), ["sshPrivateKey"], true);
+        assert.equal(again.status, 0, `no change left:\n${again.log.slice(-3000)}`);
+        console.log(
+            `# certificates inside the window: rotated (${events.join(", ")}), now expire at ${outputs.hosts["server-1"].k3sCertificatesExpireAt}`,
+        );
     });
 
     it("a registry mirror change rewrites only buildkitd.toml and restarts only BuildKit", async () => {

@@ -71,12 +71,12 @@ describe("npm run render", () => {
             "hosts/local/steps/02-local-k3s-install.sh",
             "hosts/local/steps/03-local-k3s-drain.sh",
             "hosts/local/steps/04-local-k3s-ready.sh",
-            "hosts/local/steps/05-local-kubeconfig.sh",
-            "hosts/local/steps/06-local-nerdctl-install.delete.sh",
-            "hosts/local/steps/06-local-nerdctl-install.sh",
-            "hosts/local/steps/07-local-buildkit-install.delete.sh",
-            "hosts/local/steps/07-local-buildkit-install.sh",
-            "hosts/local/steps/08-local-buildkit-ready.sh",
+            "hosts/local/steps/05-local-nerdctl-install.delete.sh",
+            "hosts/local/steps/05-local-nerdctl-install.sh",
+            "hosts/local/steps/06-local-buildkit-install.delete.sh",
+            "hosts/local/steps/06-local-buildkit-install.sh",
+            "hosts/local/steps/07-local-buildkit-ready.sh",
+            "hosts/local/steps/08-local-kubeconfig.sh",
         ]);
         assert.match(
             files.get("hosts/local/files.txt") ?? "",

@@ -71,6 +71,8 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
     }
     if (type === "pulumi-nodejs:dynamic/k3s-buildkit:K3sToken") return { result: "fake-k3s-token" };
     if (type === "pulumi-nodejs:dynamic/k3s-buildkit:K3sCertificates") return { expiresAt: FAKE_CERTIFICATES_EXPIRE_AT, count: 1 };
+    if (type === "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheUsage")
+        return { available: true, totalBytes: 1_073_741_824, reclaimableBytes: 536_870_912, records: 12 };
     if (type === "tls:index/privateKey:PrivateKey")
         return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\nfake-${name}\n-----END PRIVATE KEY-----\n` };
     if (type === "tls:index/certRequest:CertRequest")

@@ -1,7 +1,8 @@
 # Waits until the node is Ready at the target version (asked on a server; the kubelet version, as the
 # Ready condition alone can be stale from before the restart) and, with K3S_CHECK_READYZ, until the API's
 # /readyz (etcd included) answers ok; then uncordons the node if the drain step cordoned it, and records
-# K3S_RESTART_STAMP (see k3s-drain.sh).
+# K3S_RESTART_STAMP (see k3s-drain.sh), unless it is empty (a restart the triggers do not know of). An
+# empty K3S_VERSION is any version (a restart that changes none: a certificate rotation).
 # Parameters: K3S_NODE K3S_VERSION K3S_CHECK_READYZ (true | false) K3S_READY_TIMEOUT (seconds) K3S_RESTART_STAMP
 deadline=$(($(date +%s) + K3S_READY_TIMEOUT))
 status="" version="" seen="not registered"
@@ -10,7 +11,7 @@ while :; do
     status=${line%% *}
     version=${line#* }
     seen="Ready=$status at $version"
-    if [ "$status" = True ] && [ "$version" = "$K3S_VERSION" ]; then
+    if [ "$status" = True ] && { [ -z "$K3S_VERSION" ] || [ "$version" = "$K3S_VERSION" ]; }; then
       [ "$K3S_CHECK_READYZ" = true ] || break
       [ "$(k3s kubectl get --raw /readyz 2>/dev/null || true)" = ok ] && break
       seen="$seen, but the API's /readyz is not ok"
@@ -31,4 +32,4 @@ if [ -f "$STATE_DIR/drained-$K3S_NODE" ]; then
   k3s kubectl uncordon "$K3S_NODE"
   rm -f -- "$STATE_DIR/drained-$K3S_NODE"
 fi
-write_state "restarted-$K3S_NODE" "$K3S_RESTART_STAMP"
+[ -z "$K3S_RESTART_STAMP" ] || write_state "restarted-$K3S_NODE" "$K3S_RESTART_STAMP"
