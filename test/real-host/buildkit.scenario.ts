@@ -532,9 +532,10 @@ systemd-run --unit=git-daemon --quiet git daemon --reuseaddr --base-path=/srv/gi
         const daemon = r.statefulSet.template.spec.containers[0] as { lifecycle?: { preStop?: { exec?: { command: string[] } } } };
         const preStop = daemon.lifecycle?.preStop?.exec?.command;
         assert.ok(preStop !== undefined, "the daemon container has a preStop");
+        // Pulled with the Jobs' registry credentials, as a build Job would (BuildKit asks the client's session).
         put("/srv/long/Dockerfile", `FROM ${BASE()}\nRUN sleep 15\n`);
         await m.exec(
-            `rm -f /srv/long/rc; systemd-run --unit=long-build --quiet sh -c 'buildctl ${clientFlags} build --frontend dockerfile.v0 --local context=/srv/long --local dockerfile=/srv/long --no-cache >/srv/long/log 2>&1; echo $? > /srv/long/rc'`,
+            `rm -f /srv/long/rc; systemd-run --unit=long-build --quiet --setenv=DOCKER_CONFIG=/srv/job-localcache/docker-config sh -c 'buildctl ${clientFlags} build --frontend dockerfile.v0 --local context=/srv/long --local dockerfile=/srv/long --no-cache >/srv/long/log 2>&1; echo $? > /srv/long/rc'`,
         );
         const startBy = Date.now() + 60_000;
         while (!(await m.exec(`buildctl ${clientFlags} debug histories --format '{{.Type}}' 2>/dev/null || true`)).includes("STARTED")) {
