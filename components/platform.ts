@@ -112,8 +112,18 @@ function createPlatform(platform: Platform, stack: StackConfig): PlatformOutputs
         { connection: hostConnection(first.connection, secrets), configPath: K3S_CONFIG_PATH, length: 48 },
         { parent: platform },
     );
-    // The cluster's first server, guarded: removing or replacing it is refused at preview.
-    const guard = new FirstServer("k3s-first-server", { host: first.name, address: first.apiAddress }, { parent: platform });
+    // The cluster's first server, guarded: removing or replacing it is refused at preview (unless the
+    // cluster has a registration address and the new first host is already one of its servers).
+    const guard = new FirstServer(
+        "k3s-first-server",
+        {
+            host: first.name,
+            address: first.apiAddress,
+            ...(settings.k3s.registrationAddress === undefined ? {} : { registrationAddress: settings.k3s.registrationAddress }),
+            servers: servers.map((s) => s.name),
+        },
+        { parent: platform },
+    );
     // A host that runs a host build from git needs git: BuildKit fetches git contexts with the host's git.
     const buildsOn = (name: string) => settings.hostBuilds.filter((b) => (b.host ?? first.name) === name);
     const proxy = stackProxy(settings);

@@ -125,7 +125,7 @@ export const k3s = obj(
         agentConfig: json({ description: "Like extraConfig, for agents only (after extraConfig).", default: {} }),
         registrationAddress: optional(
             hostOrIp(
-                "A fixed address of the servers (a DNS name, a virtual IP or a load balancer you provide, forwarding 6443 to every server): joining servers and agents register there (`server: https://<it>:6443`), every server's certificate carries it (tls-san), and the kubeconfig output points at it. Without it, they use hosts[0]'s apiAddress. Setting or changing it rewrites config.yaml and restarts k3s, one node at a time.",
+                "A fixed address of the servers (a DNS name, a virtual IP or a load balancer you provide, forwarding 6443 to every server): joining servers and agents register there (`server: https://<it>:6443`), every server's certificate carries it (tls-san), and the kubeconfig output points at it. Without it, they use hosts[0]'s apiAddress, and hosts[0] can never leave the stack; with it (set in an earlier up), hosts[0] may be replaced by another server of the cluster (docs/runbooks.md). Setting or changing it rewrites config.yaml and restarts k3s, one node at a time.",
             ),
         ),
         tlsSans: arr(hostOrIp("A name or address."), {

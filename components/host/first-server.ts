@@ -1,12 +1,12 @@
 /** `FirstServer`: which host created the cluster, guarded against removal (provider: ./first-server-provider.ts). */
 import * as pulumi from "@pulumi/pulumi";
-import { firstServerProvider } from "./first-server-provider";
+import { firstServerProvider, type FirstServerInputs } from "./first-server-provider";
 
 export class FirstServer extends pulumi.dynamic.Resource {
     declare public readonly host: pulumi.Output<string>;
     declare public readonly address: pulumi.Output<string>;
 
-    constructor(resourceName: string, args: { host: string; address: string }, opts?: pulumi.CustomResourceOptions) {
-        super(firstServerProvider, resourceName, { host: args.host, address: args.address }, opts, "k3s-buildkit", "FirstServer");
+    constructor(resourceName: string, args: FirstServerInputs, opts?: pulumi.CustomResourceOptions) {
+        super(firstServerProvider, resourceName, { ...args }, opts, "k3s-buildkit", "FirstServer");
     }
 }

@@ -162,9 +162,17 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
                 registryPasswords: args.secrets.registryPasswords,
                 token: args.token,
                 // Joiners register at the registration address when there is one, else at the first server.
+                // Removing a joining node drains and deletes it on the first server; with a registration
+                // address the first server can go too, and removes itself the same way, on itself.
                 ...(first === undefined
-                    ? {}
-                    : { serverUrl: serverUrl(settings.k3s.registrationAddress ?? first.apiAddress), removeVia: first.connection }),
+                    ? settings.k3s.registrationAddress === undefined
+                        ? {}
+                        : { removeVia: args.connection }
+                    : {
+                          serverUrl: serverUrl(settings.k3s.registrationAddress ?? first.apiAddress),
+                          removeVia: first.connection,
+                          ...(first.k3s.member === undefined ? {} : { removeAfter: [first.k3s.member] }),
+                      }),
                 clusterInit: first === undefined && args.ha,
                 ...(h.role === "server" ? { apiAddress: h.apiAddress } : {}),
                 readinessHost: h.role === "server" || first === undefined ? this : first,

@@ -68,8 +68,10 @@ export interface K3sNodeArgs {
     readonly restartAfter?: pulumi.Resource[];
     /** Drain before a restart (`k3s.upgrade.drain`, and more than one node). */
     readonly drain: boolean;
-    /** The first server's connection, for a joining node: removing the host drains and deletes its node there first. */
+    /** Where removing the host drains and deletes its node first: the first server for a joining node; itself for the first server of a stack with a registration address. */
     readonly removeVia?: HostConnection;
+    /** What the removal step waits for (and so outlives): the first server's own removal step. @default [] */
+    readonly removeAfter?: pulumi.Resource[];
     /** Read the admin kubeconfig off this server. @default false */
     readonly exportKubeconfig?: boolean;
     /** This host's own config.yaml keys (hosts[].k3sConfig), merged last. @default {} */
@@ -119,6 +121,8 @@ export class K3sNode extends pulumi.ComponentResource {
     public readonly certificates: K3sCertificates;
     /** The node is Ready at the target version (and uncordoned): depend on this. */
     public readonly ready: pulumi.Resource;
+    /** The step whose delete drains and deletes the node when the host leaves the stack (joining nodes; the first with a registration address). */
+    public readonly member?: pulumi.Resource;
     /** The k3s unit's state; depend on it for things that need k3s's containerd. */
     public readonly service: SystemdService;
     /** Admin kubeconfig pointed at the registration address, else at this server's (secret); only with `exportKubeconfig`. */
@@ -265,6 +269,7 @@ export class K3sNode extends pulumi.ComponentResource {
                     }),
                 ),
                 triggers: [triggers],
+                rerunOnNewHost: false,
             },
             { parent: this, dependsOn: [...after, ...(args.restartAfter ?? []), install] },
         );
@@ -294,24 +299,27 @@ export class K3sNode extends pulumi.ComponentResource {
                     }),
                 ),
                 triggers: [triggers],
+                rerunOnNewHost: false,
             },
             { parent: this, dependsOn: [this.service] },
         );
         if (args.removeVia !== undefined) {
             // Does nothing while the host is in config; once it is removed, its delete (run before the
-            // uninstall, as this depends on the node being Ready) drains the node and deletes it.
-            hostCommand(
+            // uninstall, as this depends on the node being Ready) drains the node and deletes it. After
+            // the first server's own (with a registration address), so a destroy removes it last.
+            this.member = hostCommand(
                 `${name}-k3s-member`,
                 {
                     connection: args.removeVia,
                     create: hostScript("k3s-member", { K3S_NODE: host.name }),
+                    rerunOnNewHost: false,
                     delete: hostScript("k3s-remove", {
                         K3S_NODE: host.name,
                         K3S_DRAIN: args.drain,
                         K3S_DRAIN_TIMEOUT: k3s.upgrade.drainTimeoutSeconds,
                     }),
                 },
-                { parent: this, dependsOn: [this.ready] },
+                { parent: this, dependsOn: [this.ready, ...(args.removeAfter ?? [])] },
             );
         }
         // When its certificates expire, as k3s reports it once the node is up, and again on every refresh;

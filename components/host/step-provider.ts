@@ -43,6 +43,12 @@ export interface HostStepInputs {
      * override. A step that would skip a minor or go back is refused before it runs (at preview).
      */
     readonly versionGate?: { readonly param: string; readonly key: string; readonly override: string; readonly allowSkew: boolean };
+    /**
+     * false: the step asks the cluster from its host (kubectl on a server), so moving it to another server
+     * that answers the same (a new first server) records the host without running the step again.
+     * Absent (state written before it existed): true.
+     */
+    readonly rerunOnNewHost?: boolean;
 }
 
 /** Why a step may not move its gated version (see {@link HostStepInputs.versionGate}), or undefined. */
@@ -77,8 +83,8 @@ export function stepChanges(olds: HostStepInputs, news: HostStepInputs): string[
 }
 
 /** Whether an update with these changes runs the create script again. Pure. */
-export function stepRerun(changes: readonly string[]): boolean {
-    return changes.includes("create") || changes.includes("target");
+export function stepRerun(changes: readonly string[], rerunOnNewHost = true): boolean {
+    return changes.includes("create") || (rerunOnNewHost && changes.includes("target"));
 }
 
 async function run(target: TransportTarget, script: string, what: string, quiet: boolean): Promise<string> {
@@ -109,7 +115,9 @@ export const hostStepProvider: pulumi.dynamic.ResourceProvider<HostStepInputs, H
         return { id: `${targetLabel(inputs.target)}:${randomUUID()}`, outs: { ...inputs, stdout } };
     },
     async update(_id, olds, news) {
-        const stdout = stepRerun(stepChanges(olds, news)) ? await run(news.target, news.create, "step", news.quiet) : olds.stdout;
+        const stdout = stepRerun(stepChanges(olds, news), news.rerunOnNewHost !== false)
+            ? await run(news.target, news.create, "step", news.quiet)
+            : olds.stdout;
         return { outs: { ...news, stdout } };
     },
     async delete(_id, props) {

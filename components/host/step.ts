@@ -22,6 +22,8 @@ export interface HostStepArgs {
     readonly secretOutput?: boolean;
     /** A version the step installs that may only move one minor forward (see `HostStepInputs.versionGate`). */
     readonly versionGate?: HostStepInputs["versionGate"];
+    /** The step asks the cluster from its host: another server is no reason to run it again. @default true */
+    readonly rerunOnNewHost?: boolean;
 }
 
 /** One install step on a host. */
@@ -39,6 +41,7 @@ export class HostStep extends pulumi.dynamic.Resource {
             quiet,
             providerVersion: providerVersion(hostStepProvider),
             ...(args.versionGate === undefined ? {} : { versionGate: args.versionGate }),
+            ...(args.rerunOnNewHost === false ? { rerunOnNewHost: false } : {}),
             stdout: undefined,
         };
         super(

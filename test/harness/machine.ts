@@ -183,6 +183,8 @@ export interface BootOptions {
      * host reaches the machine only at `address`, as a private host behind a bastion is reached.
      */
     readonly privateNetwork?: { readonly hostInterface: string; readonly hostAddress: string; readonly address: string };
+    /** Directories of this host bound into the machine (read-write), as `--bind=<host>:<machine>`. */
+    readonly binds?: readonly { readonly host: string; readonly machine: string }[];
 }
 
 /** The repository root (this file is test/harness/machine.ts). */
@@ -256,6 +258,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
         if (user !== "root") sh("chroot", [root, "chown", "-R", `${user}:${user}`, `${home}/.ssh`]);
     }
     writeFileSync(join(root, "etc/hostname"), `${name}\n`);
+    for (const b of options.binds ?? []) mkdirSync(join(root, b.machine), { recursive: true });
     // On a host with legacy (v1) cgroups, nspawn mounts the controllers read-only, and runc could not
     // make a build step's cgroup (RUN fails: "mkdir /sys/fs/cgroup/cpuset/buildkit: read-only file
     // system"). A real host's containerd can; so can this machine's, once they are remounted writable
@@ -306,6 +309,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
                 "--system-call-filter=add_key keyctl request_key",
                 ...(options.bindRepo === true ? [`--bind-ro=${REPO_ROOT}:/repo`, `--bind-ro=${process.execPath}:/usr/local/bin/node`] : []),
                 ...(options.privateNetwork === undefined ? [] : [`--network-veth-extra=${options.privateNetwork.hostInterface}:eth0`]),
+                ...(options.binds ?? []).map((b) => `--bind=${b.host}:${b.machine}`),
             ],
             { stdio: ["ignore", "pipe", "pipe"], detached: false },
         );

@@ -205,10 +205,24 @@ describe("host layer: children, inputs, dependencies", () => {
         for (const n of ["s2", "a1"]) assert.equal(cfg(n).server, "https://k3s.example.com:6443", `${n} joins at the registration address`);
         assert.equal(cfg("a1")["tls-san"], undefined, "agents serve no API");
         assert.match((await resolve(platform.kubeconfig!)).value ?? "", /server: https:\/\/k3s\.example\.com:6443/);
+        // The first server can then be removed: it drains and deletes its own node first, on itself.
+        const member = byName(recorded, "s1-k3s-member").inputs.target as { value: { host: string } };
+        assert.equal(member.value.host, "10.0.0.5");
+        const guard = byName(recorded, "k3s-first-server").inputs;
+        assert.deepEqual(
+            Object.fromEntries(Object.entries(guard).filter(([k]) => k !== "__provider")),
+            { host: "s1", address: "10.0.0.5", registrationAddress: "k3s.example.com", servers: ["s1", "s2"] },
+            "the guard records the address and the servers",
+        );
         // Without it: the first server's address, as before.
         const plain = await runPlatform({ ...base, hosts }, ["sshPrivateKey"]);
         const plainCfg = parse(unwrap(byName(plain.recorded, "a1-k3s-config").inputs.content) as string) as Record<string, unknown>;
         assert.equal(plainCfg.server, "https://10.0.0.5:6443");
+        assert.equal(
+            plain.recorded.filter((r) => r.name === "s1-k3s-member").length,
+            0,
+            "without it, the first server has no removal step",
+        );
     });
 
     it("the install steps carry pinned versions and mirror URLs; uninstall on delete", async () => {
