@@ -37,6 +37,12 @@ let balanced = 0;
 const pristine = new Map<string, string>();
 const engine = new PulumiCli();
 const machine = (name: Name) => machines[NAMES.indexOf(name)];
+/** A machine's state, without the cluster's shared registry (bound in from here: the cluster's, not the machine's). */
+const machineState = async (m: Machine) =>
+    (await hostState(m))
+        .split("\n")
+        .filter((l) => !l.startsWith("/var/lib/k3s-fixture-etcd/"))
+        .join("\n");
 
 before(async () => {
     mirror = await startMirror();
@@ -47,7 +53,7 @@ before(async () => {
         const binds = name.startsWith("server") ? [{ host: etcd, machine: "/var/lib/k3s-fixture-etcd" }] : [];
         machines.push(await bootMachine(`k3sbk-${name}`, { clientKey, binds }));
     }
-    for (const [i, m] of machines.entries()) pristine.set(NAMES[i], await hostState(m));
+    for (const [i, m] of machines.entries()) pristine.set(NAMES[i], await machineState(m));
     // The registration address: a TCP load balancer in front of every server's API port.
     balancer = createServer((client) => {
         balanced++;
@@ -150,7 +156,7 @@ describe("a registration address: the first server replaced, an agent joining af
         assert.ok(balanced > before, "server-4 joined through the registration address");
         assert.ok(r.deleted.indexOf("server-1-k3s-member") < r.deleted.indexOf("server-1-k3s-install"), r.deleted.join(", "));
         assert.deepEqual(await k3sEvents("server-3", t0), [], "server-3 not restarted");
-        assert.deepEqual(stateDiff(pristine.get("server-1")!, await hostState(machine("server-1"))), { removed: [], added: [] });
+        assert.deepEqual(stateDiff(pristine.get("server-1")!, await machineState(machine("server-1"))), { removed: [], added: [] });
         assert.equal(
             await machine("server-3").exec("k3s kubectl get node server-1 2>&1 || true"),
             'Error from server (NotFound): nodes "server-1" not found\n',
@@ -178,10 +184,18 @@ describe("a registration address: the first server replaced, an agent joining af
         console.log(`# agent-1 joined at ${VERSIONS.k3s} through the registration address`);
     });
 
-    it("destroy leaves every machine as it was", async () => {
+    it("destroy removes every node (the first server's last) and leaves every machine as it was", async () => {
+        const t0 = await uptime();
         await engine.destroy();
+        assert.equal(readFileSync(join(etcd, "nodes"), "utf8"), "", "no node left registered");
+        const deletions = apiEvents(t0)
+            .filter((e) => e.verb === "delete")
+            .map((e) => e.node);
+        console.log(`# destroy deleted the nodes in this order: ${deletions.join(", ")}`);
+        assert.deepEqual(deletions.slice().sort(), ["agent-1", "server-2", "server-3", "server-4"]);
+        assert.equal(deletions.at(-1), "server-2", "the first server removes itself last");
         for (const [i, m] of machines.entries()) {
-            assert.deepEqual(stateDiff(pristine.get(NAMES[i])!, await hostState(m)), { removed: [], added: [] }, NAMES[i]);
+            assert.deepEqual(stateDiff(pristine.get(NAMES[i])!, await machineState(m)), { removed: [], added: [] }, NAMES[i]);
         }
     });
 });
