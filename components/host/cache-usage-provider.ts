@@ -10,7 +10,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { STATE_ONLY } from "./host-file-provider";
-import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
+import { targetChanges, targetLabel, type TransportTarget } from "./runner";
 import { renderScript } from "../render/shell";
 import { runScript } from "./transport";
 
@@ -66,8 +66,7 @@ export function cacheUsageChanges(olds: BuildkitCacheUsageInputs, news: Buildkit
     const changes: string[] = [];
     if (olds.address !== news.address) changes.push("address");
     if (olds.providerVersion !== news.providerVersion) changes.push("providerVersion");
-    if (JSON.stringify(targetIdentity(olds.target)) !== JSON.stringify(targetIdentity(news.target))) changes.push("target");
-    else if (JSON.stringify(olds.target) !== JSON.stringify(news.target)) changes.push("credentials");
+    changes.push(...targetChanges(olds.target, news.target));
     return changes;
 }
 

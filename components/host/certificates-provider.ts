@@ -15,7 +15,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { applyServiceScript } from "./host-service-provider";
 import { STATE_ONLY } from "./host-file-provider";
-import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
+import { targetChanges, targetLabel, type TransportTarget } from "./runner";
 import { renderScript } from "../render/shell";
 import { runScript } from "./transport";
 
@@ -101,8 +101,7 @@ export function certificatesChanges(olds: K3sCertificatesInputs, news: K3sCertif
     const changes: string[] = [];
     if (olds.dataDir !== news.dataDir) changes.push("dataDir");
     if (olds.providerVersion !== news.providerVersion) changes.push("providerVersion");
-    if (JSON.stringify(targetIdentity(olds.target)) !== JSON.stringify(targetIdentity(news.target))) changes.push("target");
-    else if (JSON.stringify(olds.target) !== JSON.stringify(news.target)) changes.push("credentials");
+    changes.push(...targetChanges(olds.target, news.target));
     return changes;
 }
 

@@ -58,3 +58,12 @@ export function targetIdentity(t: TransportTarget): Record<string, unknown> {
         ...(b === undefined ? {} : { bastion: { host: b.host, port: b.port, user: b.user } }),
     };
 }
+
+/**
+ * How a provider's target changed: `["target"]` (another machine or user), `["credentials"]` (the same
+ * machine with another key or dial setting: state only), or nothing.
+ */
+export function targetChanges(olds: TransportTarget, news: TransportTarget): ("target" | "credentials")[] {
+    if (JSON.stringify(targetIdentity(olds)) !== JSON.stringify(targetIdentity(news))) return ["target"];
+    return JSON.stringify(olds) === JSON.stringify(news) ? [] : ["credentials"];
+}

@@ -21,7 +21,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type * as pulumi from "@pulumi/pulumi";
-import { targetIdentity, targetLabel, type TransportTarget } from "./runner";
+import { targetChanges, targetLabel, type TransportTarget } from "./runner";
 import { readExportLines, renderScript, shellQuote } from "../render/shell";
 import { versionSkewProblem } from "./version-skew";
 import { execCommand, execScript, transportError } from "./transport";
@@ -73,8 +73,7 @@ export interface HostStepState extends HostStepInputs {
 export function stepChanges(olds: HostStepInputs, news: HostStepInputs): string[] {
     const changes: string[] = [];
     if (olds.create !== news.create) changes.push("create");
-    if (JSON.stringify(targetIdentity(olds.target)) !== JSON.stringify(targetIdentity(news.target))) changes.push("target");
-    else if (JSON.stringify(olds.target) !== JSON.stringify(news.target)) changes.push("credentials");
+    changes.push(...targetChanges(olds.target, news.target));
     if (olds.delete !== news.delete) changes.push("delete");
     if (JSON.stringify(olds.triggers ?? []) !== JSON.stringify(news.triggers ?? [])) changes.push("triggers");
     if (olds.quiet !== news.quiet) changes.push("quiet");
@@ -183,9 +182,9 @@ export const hostUploadProvider: pulumi.dynamic.ResourceProvider<HostUploadInput
     },
     async diff(_id, olds, news) {
         const replaces = (["sha256", "remotePath", "source"] as const).filter((k) => olds[k] !== news[k]);
-        const identity = JSON.stringify(targetIdentity(olds.target)) !== JSON.stringify(targetIdentity(news.target));
-        if (identity) replaces.push("target" as never);
-        const other = JSON.stringify(olds.target) !== JSON.stringify(news.target) || olds.providerVersion !== news.providerVersion;
+        const target = targetChanges(olds.target, news.target);
+        if (target.includes("target")) replaces.push("target" as never);
+        const other = target.length > 0 || olds.providerVersion !== news.providerVersion;
         return { changes: replaces.length > 0 || other, replaces, deleteBeforeReplace: true };
     },
     async create(inputs) {
