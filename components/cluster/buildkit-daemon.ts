@@ -14,7 +14,7 @@ import type { ResolvedConfig } from "../config";
 import { admittingLabels } from "./cluster-reads";
 import { podSecurityLabels, podSecurityLevel, type PodSecurityLevel } from "./pod-security";
 import { DAEMON_NAME, DAEMON_PORT, dockerConfigJson } from "../builds/daemon";
-import { configMapData, daemonLabels, headlessServiceSpec, serviceSpec, statefulSetSpec, tlsPlan } from "./specs";
+import { configMapData, daemonLabels, headlessServiceSpec, podDisruptionBudgetSpec, serviceSpec, statefulSetSpec, tlsPlan } from "./specs";
 
 export interface BuildkitDaemonArgs {
     /** Kubernetes provider for the target cluster. */
@@ -191,6 +191,8 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
             },
             { ...k, dependsOn: [namespace, configMap, serverSecret] },
         );
+        const budget = podDisruptionBudgetSpec(cluster.replicas);
+        if (budget !== undefined) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, { metadata: meta(DAEMON_NAME), spec: budget }, inNs);
         this.registerOutputs({ kubePodAddress: this.kubePodAddress, serviceAddress: this.serviceAddress });
     }
 }

@@ -255,6 +255,15 @@ export function headlessServiceSpec(): k8s.types.input.core.v1.ServiceSpec {
     };
 }
 
+/**
+ * The daemon's PodDisruptionBudget, with two replicas or more: a drain (a k3s rolling restart, agents in
+ * batches) or any eviction takes one daemon pod at a time, each finishing its builds (its preStop) while the
+ * others serve. None with one replica: a budget there would either block every drain or mean nothing.
+ */
+export function podDisruptionBudgetSpec(replicas: number): k8s.types.input.policy.v1.PodDisruptionBudgetSpec | undefined {
+    return replicas < 2 ? undefined : { maxUnavailable: 1, selector: { matchLabels: { ...daemonLabels } } };
+}
+
 /** DNS names the server certificate covers, plus 127.0.0.1 for port-forwards. */
 export function serverSans(namespace: string): { dnsNames: string[]; ipAddresses: string[] } {
     const svc = DAEMON_NAME;

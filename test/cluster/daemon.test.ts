@@ -294,6 +294,21 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
         assert.equal(strip(a.sts), strip(b.sts));
     });
 
+    it("a PodDisruptionBudget with two replicas or more (one daemon pod evicted at a time), valid by the OpenAPI schema; none with one", async () => {
+        const { recorded } = await daemon({ cluster: { replicas: 3 } });
+        const pdb = unwrap(get(recorded, "buildkitd-pdb").inputs) as Record<string, unknown>;
+        assert.deepEqual(pdb.spec, {
+            maxUnavailable: 1,
+            selector: { matchLabels: { "app.kubernetes.io/name": "buildkitd", "app.kubernetes.io/managed-by": "k3s-buildkit" } },
+        });
+        assert.equal((pdb.metadata as { namespace: string }).namespace, "buildkit");
+        const { PodDisruptionBudget } = await import("kubernetes-models/policy/v1");
+        const Model = PodDisruptionBudget as unknown as new (o: unknown) => { validate(): void };
+        assert.doesNotThrow(() => new Model(pdb).validate());
+        const one = await daemon({});
+        assert.equal(one.recorded.filter((r) => r.name === "buildkitd-pdb").length, 0);
+    });
+
     it("scheduling and resources from config; a PVC per replica when a storageClass is set", async () => {
         const { sts, c } = await daemon({
             cluster: {

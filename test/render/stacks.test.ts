@@ -40,6 +40,7 @@ async function validateManifests(files: Map<string, string>): Promise<number> {
     const v1 = await import("kubernetes-models/v1");
     const apps = await import("kubernetes-models/apps/v1");
     const batch = await import("kubernetes-models/batch/v1");
+    const policy = await import("kubernetes-models/policy/v1");
     const models = {
         Namespace: v1.Namespace,
         ConfigMap: v1.ConfigMap,
@@ -47,6 +48,7 @@ async function validateManifests(files: Map<string, string>): Promise<number> {
         StatefulSet: apps.StatefulSet,
         Deployment: apps.Deployment,
         Job: batch.Job,
+        PodDisruptionBudget: policy.PodDisruptionBudget,
     } as unknown as Record<string, new (o: unknown) => { validate(): void }>;
     let n = 0;
     for (const [path, text] of files) {
@@ -140,7 +142,7 @@ describe("npm run render", () => {
         const buildSecret = [...files.keys()].find((f) => /^cluster\/Secret-build-api-[0-9a-f]{10}-secrets\.yaml$/.test(f));
         assert.equal(buildSecret !== undefined && files.get(buildSecret)?.includes(SECRET), true);
         lint(files, dir);
-        assert.equal(await validateManifests(files), 8);
+        assert.equal(await validateManifests(files), 9); // with the daemon's PodDisruptionBudget (2 replicas)
     });
 });
 
