@@ -5,8 +5,10 @@
  * HostFiles; the install step (binary verified against the release's sha256 file or a pinned checksum,
  * then the k3s install script with enable/start skipped); the drain step; the k3s unit's state as a
  * SystemdService restarted when a config file, the binary or the unit changes (the install script would
- * not); the ready step (Ready at the target version, then uncordon); on joining nodes, the membership
- * step whose delete drains and deletes the node before its uninstall; on the first server, the kubeconfig.
+ * not); the ready step (Ready at the target version, then uncordon); on joining nodes (and on the first
+ * server of a stack with a registration address), the membership step whose delete drains and deletes the
+ * node before its uninstall; the certificates' expiry, rotated within the window; on the first server, the
+ * kubeconfig (read again when the certificates change).
  *
  * Rolling restarts: the drain and the restart wait for `restartAfter` (the previous nodes' ready steps in
  * the rollout order the Platform builds), so a change restarts one node (or one agent batch) at a time.
@@ -137,12 +139,8 @@ export class K3sNode extends pulumi.ComponentResource {
         this.version = k3s.version;
 
         const registration = k3s.registrationAddress === undefined ? [] : [k3s.registrationAddress];
-        const tlsSans =
-            args.role === "server" && args.apiAddress !== undefined
-                ? [args.apiAddress, ...registration, ...k3s.tlsSans]
-                : args.role === "server"
-                  ? [...registration, ...k3s.tlsSans]
-                  : [...k3s.tlsSans];
+        const serverSans = args.role === "server" ? [...(args.apiAddress === undefined ? [] : [args.apiAddress]), ...registration] : [];
+        const tlsSans = [...serverSans, ...k3s.tlsSans];
         const configModel = {
             role: args.role,
             nodeName: host.name,
