@@ -80,7 +80,9 @@ describe("the resource tree", () => {
             ]);
             // Steps added since (rolling restarts): new resources, created beside the moved ones.
             const rolling = (r: RecordedWithDeps) =>
-                /-k3s-drain$|-k3s-member$|-etcd-snapshot$|^k3s-first-server$|-k3s-certificates$|-buildkit-cache-usage$|^buildkitd-pdb$/.test(r.name);
+                /-k3s-drain$|-k3s-member$|-etcd-snapshot$|^k3s-first-server$|-k3s-certificates$|-buildkit-cache-usage$|^buildkitd-pdb$/.test(
+                    r.name,
+                );
             const added = recorded.filter((r) => !matched.has(r.urn));
             assert.deepEqual(
                 added
