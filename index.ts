@@ -11,7 +11,7 @@ const platform = new Platform("k3s-buildkit", loadStackConfig());
 export const hosts = platform.hosts;
 /** Admin kubeconfig of the first server, its address rewritten (secret). */
 export const kubeconfig = platform.kubeconfig;
-/** The in-cluster buildkitd: namespace, `kube-pod://` and `tcp://` addresses. */
+/** The in-cluster buildkitd: namespace, `kube-pod://` and `tcp://` addresses, cache usage per pod (read by refresh). */
 export const buildkitDaemon =
     platform.cluster === undefined
         ? undefined
@@ -19,6 +19,7 @@ export const buildkitDaemon =
               namespace: platform.cluster.namespace,
               kubePodAddress: platform.cluster.kubePodAddress,
               serviceAddress: platform.cluster.serviceAddress,
+              cacheUsage: platform.cluster.cacheUsage,
           };
 /** Client certificate bundle (ca, cert, key) for `buildctl --addr tcp://…` with mutual TLS (secret). */
 export const buildkitClientTls = platform.cluster?.clientTls;

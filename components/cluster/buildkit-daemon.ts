@@ -3,7 +3,8 @@
  * made safe to reach: a StatefulSet `buildkitd` (privileged, or rootless) listening on its unix socket
  * and on tcp 1234 with mutual TLS, a ClusterIP Service on 1234, a headless Service for stable pod names,
  * buildkitd.toml in a ConfigMap (the hosts' renderer; a change rolls the pods), the server and client
- * certificates in Secrets, and the registry credentials as a dockerconfigjson Secret for build Jobs.
+ * certificates in Secrets, the registry credentials as a dockerconfigjson Secret for build Jobs, and
+ * the cache usage report (a CronJob running `buildctl du`, read by `BuildkitCacheReport`).
  * Every Kubernetes child gets the provider passed in explicitly.
  */
 import { createHash } from "node:crypto";
@@ -11,6 +12,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { ResolvedConfig } from "../config";
+import type { CacheUsage } from "../host/cache-usage-provider";
+import { CACHE_REPORT_NAME, cacheReportCronJobSpec, cacheReportLabels, reportedDaemons } from "./cache-report";
+import { BuildkitCacheReport } from "./cache-report-resource";
 import { admittingLabels } from "./cluster-reads";
 import { podSecurityLabels, podSecurityLevel, type PodSecurityLevel } from "./pod-security";
 import { DAEMON_NAME, DAEMON_PORT, dockerConfigJson } from "../builds/daemon";
@@ -34,6 +38,16 @@ export interface BuildkitDaemonArgs {
     readonly existingCluster?: pulumi.Input<string>;
     /** Proxy variables for buildkitd (stack proxy). @default {} */
     readonly proxyEnv?: Readonly<Record<string, string>>;
+    /** The cluster's kubeconfig (secret): the cache report is read with it. */
+    readonly kubeconfig: pulumi.Input<string>;
+}
+
+/** The in-cluster daemons' cache usage, as of the newest report. */
+export interface DaemonCacheUsage {
+    /** When the report ran (RFC 3339); empty before its first run. */
+    readonly reportedAt: string;
+    /** Per daemon pod (`buildkitd-0` …). */
+    readonly daemons: Record<string, CacheUsage>;
 }
 
 /** PEM bundle a client needs for `buildctl --addr tcp://…` (secret). */
@@ -63,6 +77,8 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
     public readonly statefulSet: k8s.apps.v1.StatefulSet;
     /** The Pod Security level the daemon's pods need, which its namespace's labels admit. */
     public readonly podSecurityLevel: PodSecurityLevel;
+    /** Cache usage per daemon pod, read on every up and refresh; undefined when `cluster.cacheReport.enabled` is false. */
+    public readonly cacheUsage?: pulumi.Output<DaemonCacheUsage>;
 
     constructor(name: string, args: BuildkitDaemonArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k3s-buildkit:cluster:BuildkitDaemon", name, {}, opts);
@@ -193,6 +209,29 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
         );
         const budget = podDisruptionBudgetSpec(cluster.replicas);
         if (budget !== undefined) new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, { metadata: meta(DAEMON_NAME), spec: budget }, inNs);
+
+        if (cluster.cacheReport.enabled) {
+            const cronJob = new k8s.batch.v1.CronJob(
+                `${name}-cache-report`,
+                {
+                    metadata: { name: CACHE_REPORT_NAME, namespace: ns, labels: { ...cacheReportLabels } },
+                    spec: cacheReportCronJobSpec({
+                        namespace: ns,
+                        replicas: cluster.replicas,
+                        image: this.image,
+                        clientTlsSecretName: this.clientTlsSecretName,
+                        schedule: cluster.cacheReport.schedule,
+                    }),
+                },
+                inNs,
+            );
+            const report = new BuildkitCacheReport(
+                `${name}-cache-usage`,
+                { kubeconfig: args.kubeconfig, namespace: ns, daemons: Object.keys(reportedDaemons(ns, cluster.replicas)) },
+                { parent: this, dependsOn: [cronJob] },
+            );
+            this.cacheUsage = pulumi.all([report.reportedAt, report.usage]).apply(([reportedAt, daemons]) => ({ reportedAt, daemons }));
+        }
         this.registerOutputs({ kubePodAddress: this.kubePodAddress, serviceAddress: this.serviceAddress });
     }
 }

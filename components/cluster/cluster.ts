@@ -10,7 +10,7 @@ import { moved } from "../aliases";
 import { Builds, IMAGE_BUILD_TYPE } from "../builds/builds";
 import type { ResolvedConfig, StackSecrets } from "../config";
 import type { BuildOutputs } from "../builds/outputs";
-import { BuildkitDaemon, type ClientTls } from "./buildkit-daemon";
+import { BuildkitDaemon, type ClientTls, type DaemonCacheUsage } from "./buildkit-daemon";
 import { deploymentSpec, workloadLabels } from "./deployment-spec";
 
 /** How to reach the in-cluster daemon. */
@@ -22,6 +22,8 @@ export interface ClusterOutputs {
     readonly serviceAddress: string;
     /** Client certificate bundle (secret). */
     readonly clientTls: pulumi.Output<ClientTls>;
+    /** The daemons' cache usage as of the newest report; undefined when the report is off. */
+    readonly cacheUsage?: pulumi.Output<DaemonCacheUsage>;
 }
 
 export interface ClusterArgs {
@@ -79,6 +81,7 @@ export class Cluster extends pulumi.ComponentResource {
                     hostStateDir: args.hostStateDir,
                     ...(args.broughtAlong === true ? { existingCluster: args.kubeconfig } : {}),
                     proxyEnv: args.proxyEnv,
+                    kubeconfig: args.kubeconfig,
                 },
                 moved(this, "k3s-buildkit:cluster:BuildkitDaemon", "buildkitd"),
             );
@@ -87,6 +90,7 @@ export class Cluster extends pulumi.ComponentResource {
                 kubePodAddress: this.daemon.kubePodAddress,
                 serviceAddress: this.daemon.serviceAddress,
                 clientTls: this.daemon.clientTls,
+                ...(this.daemon.cacheUsage === undefined ? {} : { cacheUsage: this.daemon.cacheUsage }),
             };
         }
         this.builds = this.imageBuilds(args, args.kubeconfig);

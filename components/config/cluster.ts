@@ -64,6 +64,24 @@ export const cluster = obj(
                 "Any buildkitd.toml keys for the in-cluster daemon, deep-merged over the rendered file (as buildkit.extraConfig); its listener ([grpc]), root and workers are managed.",
             default: {},
         }),
+        cacheReport: obj(
+            {
+                enabled: bool({
+                    description:
+                        "Report the in-cluster daemons' cache usage: a CronJob runs `buildctl du` against every replica; `pulumi refresh` reads the newest report into the buildkitDaemon.cacheUsage output.",
+                    default: true,
+                }),
+                schedule: str({
+                    description: 'When the report runs, as a CronJob schedule ("*/30 * * * *", "@hourly").',
+                    default: "*/30 * * * *",
+                    pattern: {
+                        regex: /^(?:@(?:yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?/,-]+(?: [0-9A-Za-z*?/,-]+){4})$/,
+                        expected: 'a cron schedule of five fields like "*/30 * * * *", or @hourly, @daily, @weekly',
+                    },
+                }),
+            },
+            { description: "The in-cluster daemons' cache usage report.", default: {} },
+        ),
         apiTunnel: obj(
             {
                 enabled: optional(

@@ -74,6 +74,7 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
                 "k3s-buildkit:cluster:Cluster cluster",
                 "k3s-buildkit:index:Platform k3s-buildkit",
                 "kubernetes:apps/v1:StatefulSet buildkitd-statefulset",
+                "kubernetes:batch/v1:CronJob buildkitd-cache-report",
                 "kubernetes:core/v1:ConfigMap buildkitd-config",
                 "kubernetes:core/v1:Namespace buildkitd-namespace",
                 "kubernetes:core/v1:Secret buildkitd-client-tls",
@@ -81,6 +82,7 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
                 "kubernetes:core/v1:Secret buildkitd-server-tls",
                 "kubernetes:core/v1:Service buildkitd-headless",
                 "kubernetes:core/v1:Service buildkitd-service",
+                "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheReport buildkitd-cache-usage",
                 "pulumi:providers:kubernetes cluster",
                 "tls:index/certRequest:CertRequest buildkitd-client-csr",
                 "tls:index/certRequest:CertRequest buildkitd-server-csr",
@@ -397,9 +399,10 @@ describe("every manifest validates against the Kubernetes OpenAPI schema", () =>
                     Secret: (await import("kubernetes-models/v1")).Secret,
                     Service: (await import("kubernetes-models/v1")).Service,
                     StatefulSet: (await import("kubernetes-models/apps/v1")).StatefulSet,
+                    CronJob: (await import("kubernetes-models/batch/v1")).CronJob,
                 } as unknown as Record<string, new (o: unknown) => { validate(): void }>;
                 const manifests = recorded.filter((r) => r.type.startsWith("kubernetes:"));
-                assert.equal(manifests.length, 8);
+                assert.equal(manifests.length, 9);
                 for (const r of manifests) {
                     const m = unwrap(r.inputs) as { kind: string; apiVersion: string };
                     const Model = models[m.kind];

@@ -33,6 +33,7 @@ describe("index.ts under mocks", () => {
             [
                 "pulumi-nodejs:dynamic/k3s-buildkit:K3sCertificates local-k3s-certificates",
                 "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheUsage local-buildkit-cache-usage",
+                "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheReport buildkitd-cache-usage",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-install",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-ready",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-drain",
@@ -52,6 +53,7 @@ describe("index.ts under mocks", () => {
                 "k3s-buildkit:index:Platform k3s-buildkit",
                 "kubernetes:apps/v1:Deployment deployment-default-devcontainer",
                 "kubernetes:apps/v1:StatefulSet buildkitd-statefulset",
+                "kubernetes:batch/v1:CronJob buildkitd-cache-report",
                 "kubernetes:core/v1:ConfigMap buildkitd-config",
                 "kubernetes:core/v1:Namespace buildkitd-namespace",
                 "kubernetes:core/v1:Secret buildkitd-client-tls",
@@ -110,6 +112,13 @@ describe("index.ts under mocks", () => {
         const kubeconfig = await resolve(exports.kubeconfig as pulumi.Output<string>);
         assert.equal(kubeconfig.secret, true);
         assert.match(kubeconfig.value ?? "", /server: https:\/\/127\.0\.0\.1:6443/);
+        // The in-cluster daemon's cache usage, as the report reader returned it (one replica), not secret.
+        const daemon = await resolve(pulumi.output(exports.buildkitDaemon));
+        assert.equal(daemon.secret, false);
+        assert.deepEqual((daemon.value as { cacheUsage: unknown }).cacheUsage, {
+            reportedAt: "2026-12-05T12:30:04Z",
+            daemons: { "buildkitd-0": { available: true, totalBytes: 2_147_483_648, reclaimableBytes: 1_073_741_824, records: 40 } },
+        });
     });
 
     it("an SSH stack: one Host and one remote preflight per host, the key secret, sudo for non-root users", async () => {
@@ -193,7 +202,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 50); // with the Platform and Cluster components, the first-server guard, the drain step, the certificates' expiry and the cache usage
+        assert.equal(recorded.length, 52); // with the Platform and Cluster components, the first-server guard, the drain step, the certificates' expiry, the cache usage and the in-cluster cache report (CronJob and reader)
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

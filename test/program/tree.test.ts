@@ -80,7 +80,7 @@ describe("the resource tree", () => {
             ]);
             // Steps added since (rolling restarts): new resources, created beside the moved ones.
             const rolling = (r: RecordedWithDeps) =>
-                /-k3s-drain$|-k3s-member$|-etcd-snapshot$|^k3s-first-server$|-k3s-certificates$|-buildkit-cache-usage$|^buildkitd-pdb$/.test(
+                /-k3s-drain$|-k3s-member$|-etcd-snapshot$|^k3s-first-server$|-k3s-certificates$|-buildkit-cache-usage$|^buildkitd-pdb$|^buildkitd-cache-(report|usage)$/.test(
                     r.name,
                 );
             const added = recorded.filter((r) => !matched.has(r.urn));
@@ -97,7 +97,7 @@ describe("the resource tree", () => {
             );
             assert.equal(moves.length, old.length, "every resource moved under the tree (and is aliased)");
             console.log(
-                `# ${stack}: ${old.length} resources moved by alias, 0 replaced, ${added.length - added.filter(rolling).length} components added, ${added.filter(rolling).length} rolling-restart steps, readers and the daemon's disruption budget added, ${retired.length} command/random resources succeeded by HostStep/K3sToken`,
+                `# ${stack}: ${old.length} resources moved by alias, 0 replaced, ${added.length - added.filter(rolling).length} components added, ${added.filter(rolling).length} rolling-restart steps, readers, the daemon's disruption budget and cache report added, ${retired.length} command/random resources succeeded by HostStep/K3sToken`,
             );
         });
     }

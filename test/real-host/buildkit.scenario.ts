@@ -24,6 +24,7 @@ import { parse as parseToml } from "smol-toml";
 import { DAEMON_NAME, DAEMON_PORT } from "../../components/builds/daemon";
 import { tlsPlan } from "../../components/cluster/specs";
 import { cacheUsageScript, parseCacheUsage } from "../../components/host/cache-usage-provider";
+import { CACHE_REPORT_NAME, parseCacheReport } from "../../components/cluster/cache-report";
 import { shellQuote } from "../../components/render/shell";
 import { replicaHost } from "../../components/builds/job-spec";
 import { FAKE_SSH_KEY, type RecordedWithDeps, runPlatform, unwrapSecrets } from "../../tools/evaluate";
@@ -300,10 +301,18 @@ async function render(mode: "privileged" | "rootless", builds: unknown[]): Promi
     const auth = of("kubernetes:core/v1:Secret").find((s) => (s as { type?: string }).type === "kubernetes.io/dockerconfigjson") as {
         stringData: Record<string, string>;
     };
+    // The cache report's CronJob: its Job template, run as the Jobs are.
+    const reports = of("kubernetes:batch/v1:CronJob") as {
+        metadata: { name: string };
+        spec: { jobTemplate: { spec: Rendered["jobs"][string] } };
+    }[];
     return {
         statefulSet: sts.spec,
         configMap: cms.find((c) => c.metadata.name === `${DAEMON_NAME}-config`)?.data ?? {},
-        jobs: Object.fromEntries(jobs.map((j) => [j.metadata.labels["app.kubernetes.io/instance"], j.spec])),
+        jobs: Object.fromEntries([
+            ...jobs.map((j) => [j.metadata.labels["app.kubernetes.io/instance"], j.spec] as const),
+            ...reports.map((c) => [c.metadata.name, c.spec.jobTemplate.spec] as const),
+        ]),
         contextFiles: Object.fromEntries(
             cms.filter((c) => c.metadata.name !== `${DAEMON_NAME}-config`).map((c) => [c.metadata.name, c.data]),
         ),
@@ -458,7 +467,8 @@ systemd-run --unit=git-daemon --quiet git daemon --reuseaddr --base-path=/srv/gi
             volumes[v.name] ??= `${job}/${v.name}`;
         }
         // Secret volumes: group 1000 (fsGroup), mode 0440.
-        await m.exec(`chgrp -R 1000 ${job}/client-tls ${job}/docker-config`);
+        const secretDirs = spec.volumes.filter((v) => v.name === "client-tls" || v.name === "docker-config").map((v) => `${job}/${v.name}`);
+        await m.exec(`chgrp -R 1000 ${secretDirs.join(" ")}`);
         put(
             `${job}/job.sh`,
             containerScript({
@@ -526,6 +536,17 @@ systemd-run --unit=git-daemon --quiet git daemon --reuseaddr --base-path=/srv/gi
         );
         assert.ok(hits.afterPrune > hits.first, `the registry cache hits after prune: ${JSON.stringify(hits)}`);
         assert.ok(cachedSteps(l2.progress) > cachedSteps(l1.progress), "the local cache hits after prune");
+
+        // The cache report's pod (the CronJob's exact container, busybox-free here: Debian's sh and awk)
+        // sums what the host daemons' reading sums, through the same daemon at the same moment.
+        const report = await runJob(r, CACHE_REPORT_NAME);
+        assert.equal(report.code, 0, report.progress.slice(-2000));
+        const reported = parseCacheReport(report.message, [`${DAEMON_NAME}-0`])[`${DAEMON_NAME}-0`];
+        const direct = parseCacheUsage(await m.exec(`buildctl ${clientFlags} du --format '{{json .}}'`));
+        console.log(`# cache report (termination message, ${Buffer.byteLength(report.message)} bytes): ${report.message.trim()}`);
+        assert.equal(reported.available, true, report.message);
+        assert.ok(reported.records > 0, "the Jobs above left cache records");
+        assert.deepEqual(reported, direct, "the report sums buildctl du's records as the host reading does");
 
         // The preStop, as the kubelet runs it before SIGTERM (a roll, a drain, an eviction): the container's
         // exact command, while a build runs on this daemon, returns only once BuildKit stops reporting it.

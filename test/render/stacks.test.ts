@@ -48,6 +48,7 @@ async function validateManifests(files: Map<string, string>): Promise<number> {
         StatefulSet: apps.StatefulSet,
         Deployment: apps.Deployment,
         Job: batch.Job,
+        CronJob: batch.CronJob,
         PodDisruptionBudget: policy.PodDisruptionBudget,
     } as unknown as Record<string, new (o: unknown) => { validate(): void }>;
     let n = 0;
@@ -112,7 +113,8 @@ describe("npm run render", () => {
         assert.match(dep.spec.template.spec.containers[0].image, /^docker\.io\/library\/devcontainer@sha256:[0-9a-f]{64}$/);
         assert.equal(dep.spec.template.spec.containers[0].imagePullPolicy, "Never");
         lint(files, dir);
-        assert.equal(await validateManifests(files), 6);
+        assert.ok(files.has("cluster/CronJob-buildkitd-cache-report.yaml"), "the cache report's CronJob is rendered");
+        assert.equal(await validateManifests(files), 7);
     });
 
     it("HA example: 3 servers joining the first, 2 agents, China mirrors, rootless daemon; secrets never shown", async () => {
@@ -142,7 +144,7 @@ describe("npm run render", () => {
         const buildSecret = [...files.keys()].find((f) => /^cluster\/Secret-build-api-[0-9a-f]{10}-secrets\.yaml$/.test(f));
         assert.equal(buildSecret !== undefined && files.get(buildSecret)?.includes(SECRET), true);
         lint(files, dir);
-        assert.equal(await validateManifests(files), 9); // with the daemon's PodDisruptionBudget (2 replicas)
+        assert.equal(await validateManifests(files), 10); // with the daemon's PodDisruptionBudget (2 replicas) and the cache report's CronJob
     });
 });
 

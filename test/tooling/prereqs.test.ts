@@ -19,6 +19,7 @@ const TOOLS = [
     "docker-registry",
     "htpasswd",
     "openssl",
+    "busybox",
     "go",
 ];
 const dir = mkdtempSync(join(tmpdir(), "prereqs-"));

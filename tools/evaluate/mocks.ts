@@ -73,6 +73,11 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
     if (type === "pulumi-nodejs:dynamic/k3s-buildkit:K3sCertificates") return { expiresAt: FAKE_CERTIFICATES_EXPIRE_AT, count: 1 };
     if (type === "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheUsage")
         return { available: true, totalBytes: 1_073_741_824, reclaimableBytes: 536_870_912, records: 12 };
+    if (type === "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheReport") {
+        // A report from the CronJob's last run: every daemon pod answered.
+        const usage = { available: true, totalBytes: 2_147_483_648, reclaimableBytes: 1_073_741_824, records: 40 };
+        return { reportedAt: "2026-12-05T12:30:04Z", usage: Object.fromEntries((inputs.daemons as string[]).map((d) => [d, usage])) };
+    }
     if (type === "tls:index/privateKey:PrivateKey")
         return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\nfake-${name}\n-----END PRIVATE KEY-----\n` };
     if (type === "tls:index/certRequest:CertRequest")
