@@ -66,6 +66,8 @@ export function podSecurityViolations(spec: Plain<PodSpec>, level: Exclude<PodSe
     const each = (f: (c: Plain<Container>, sec: Sec, name: string) => void) =>
         containers.forEach((c) => f(c, c.securityContext ?? {}, String(c.name)));
     const volumes = (spec.volumes ?? []) as Record<string, unknown>[];
+    // `hostUsers: false` (a user namespace) relaxes some controls, as the server's policy does since 1.35.
+    const userNamespace = spec.hostUsers === false;
 
     // Baseline.
     for (const ns of ["hostNetwork", "hostPID", "hostIPC"] as const) if (spec[ns] === true) out.push(`baseline: ${ns}`);
@@ -81,7 +83,8 @@ export function podSecurityViolations(spec: Plain<PodSpec>, level: Exclude<PodSe
             sec.seLinuxOptions?.role !== undefined
         )
             out.push(`baseline: SELinux options in ${n}`);
-        if ((sec.procMount ?? "Default") !== "Default") out.push(`baseline: procMount in ${n}`);
+        // (since 1.35, any procMount in a user namespace: pod-security-admission check_procMount_baseline.go)
+        if ((sec.procMount ?? "Default") !== "Default" && !userNamespace) out.push(`baseline: procMount in ${n}`);
     });
     for (const v of volumes) if (v.hostPath !== undefined) out.push(`baseline: hostPath volume ${String(v.name)}`);
     if (podSec.appArmorProfile?.type === "Unconfined") out.push("baseline: AppArmor Unconfined (pod)");
@@ -97,14 +100,19 @@ export function podSecurityViolations(spec: Plain<PodSpec>, level: Exclude<PodSe
     }
     each((_c, sec, n) => {
         if (sec.allowPrivilegeEscalation !== false) out.push(`restricted: allowPrivilegeEscalation not false in ${n}`);
-        if (sec.runAsNonRoot !== true && podSec.runAsNonRoot !== true) out.push(`restricted: runAsNonRoot not true in ${n}`);
-        if (sec.runAsUser === 0 || (sec.runAsUser === undefined && podSec.runAsUser === 0)) out.push(`restricted: runAsUser 0 in ${n}`);
+        // runAsNonRoot and runAsUser: any value in a user namespace (1.35: check_runAsNonRoot.go, check_runAsUser.go).
+        if (sec.runAsNonRoot !== true && podSec.runAsNonRoot !== true && !userNamespace)
+            out.push(`restricted: runAsNonRoot not true in ${n}`);
+        if ((sec.runAsUser === 0 || (sec.runAsUser === undefined && podSec.runAsUser === 0)) && !userNamespace)
+            out.push(`restricted: runAsUser 0 in ${n}`);
+        // procMount stays Default at restricted, user namespace or not (check_procMount_restricted.go).
+        if ((sec.procMount ?? "Default") !== "Default" && userNamespace) out.push(`restricted: procMount in ${n}`);
         const seccomp = sec.seccompProfile?.type ?? podSec.seccompProfile?.type;
         if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost") out.push(`restricted: seccomp not RuntimeDefault/Localhost in ${n}`);
         if (!(sec.capabilities?.drop ?? []).includes("ALL")) out.push(`restricted: capabilities not dropping ALL in ${n}`);
         for (const cap of sec.capabilities?.add ?? []) if (cap !== "NET_BIND_SERVICE") out.push(`restricted: capability ${cap} in ${n}`);
     });
-    if (podSec.runAsUser === 0) out.push("restricted: runAsUser 0 (pod)");
+    if (podSec.runAsUser === 0 && !userNamespace) out.push("restricted: runAsUser 0 (pod)");
     return out;
 }
 

@@ -1,0 +1,218 @@
+/**
+ * REAL Kubernetes API server for the tests: kube-apiserver and etcd built from their Go modules
+ * (scripts/kube-apiserver.sh, at the Kubernetes minor of the default k3s version), started on loopback
+ * with certificates laid out as k3s lays them out (server/tls: server-ca, client-ca, serving-kube-apiserver,
+ * client-admin in group system:masters, service.key) and the flags k3s gives it that matter to what is
+ * tested: `--allow-privileged`, Node,RBAC authorization, `--anonymous-auth=false`, NodeRestriction, and Pod
+ * Security admission as every server has it built in (no configuration: namespaces' labels decide).
+ * No controller manager runs: what it would do for a test (a namespace's `default` ServiceAccount) the
+ * test does through the API.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DEFAULT_VERSIONS } from "../../components/config";
+
+export interface KubeApiServer {
+    /** `https://127.0.0.1:<port>`. */
+    readonly url: string;
+    /** The admin kubeconfig, as k3s writes k3s.yaml (inline CA, client-admin certificate and key). */
+    readonly kubeconfig: string;
+    /** `/version`'s gitVersion. */
+    readonly version: string;
+    /** An API request as the admin; the body as JSON, or text when not JSON. */
+    call(method: string, path: string, body?: unknown, contentType?: string): Promise<{ status: number; body: unknown }>;
+    stop(): Promise<void>;
+}
+
+/** Builds (or finds cached) kube-apiserver and etcd; their directory. */
+export function kubeApiServerBinaries(): string {
+    return execFileSync("bash", [join(__dirname, "..", "..", "scripts", "kube-apiserver.sh"), DEFAULT_VERSIONS.k3s], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+    }).trim();
+}
+
+const freePort = () =>
+    new Promise<number>((resolve, reject) => {
+        const s = createServer();
+        s.on("error", reject);
+        s.listen(0, "127.0.0.1", () => {
+            const a = s.address();
+            s.close(() => resolve(typeof a === "object" && a !== null ? a.port : 0));
+        });
+    });
+
+/** k3s's server/tls layout, made with openssl: two CAs, the serving certificate, the admin client, the service-account key. */
+function k3sTls(tls: string): void {
+    mkdirSync(tls, { recursive: true });
+    const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: tls, stdio: ["ignore", "ignore", "pipe"] });
+    const key = (name: string) => ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
+    const ca = (name: string) => {
+        key(name);
+        ssl("req", "-x509", "-new", "-key", `${name}.key`, "-out", `${name}.crt`, "-days", "2", "-subj", `/CN=k3s-${name}@1`);
+    };
+    writeFileSync(
+        join(tls, "ext.cnf"),
+        "[serving]\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n" +
+            "[client]\nextendedKeyUsage=clientAuth\n",
+    );
+    const leaf = (name: string, signer: string, subj: string, ext: string) => {
+        key(name);
+        ssl("req", "-new", "-key", `${name}.key`, "-out", `${name}.csr`, "-subj", subj);
+        ssl(
+            "x509",
+            "-req",
+            "-in",
+            `${name}.csr`,
+            "-CA",
+            `${signer}.crt`,
+            "-CAkey",
+            `${signer}.key`,
+            "-CAcreateserial",
+            "-out",
+            `${name}.crt`,
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            ext,
+        );
+    };
+    ca("server-ca");
+    ca("client-ca");
+    leaf("serving-kube-apiserver", "server-ca", "/CN=kube-apiserver", "serving");
+    leaf("client-admin", "client-ca", "/O=system:masters/CN=system:admin", "client");
+    ssl("genrsa", "-out", "service.key", "2048");
+}
+
+const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+
+/** Starts etcd and kube-apiserver; resolves once `/readyz` answers ok. */
+export async function startKubeApiServer(): Promise<KubeApiServer> {
+    const bin = kubeApiServerBinaries();
+    const dir = mkdtempSync(join(tmpdir(), "k3sbk-apiserver-"));
+    const tls = join(dir, "server", "tls");
+    k3sTls(tls);
+    const [client, peer, secure] = [await freePort(), await freePort(), await freePort()];
+    const procs: ChildProcess[] = [];
+    const logs: string[] = [];
+    const start = (cmd: string, args: string[]) => {
+        const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+        const keep = (d: Buffer) => {
+            logs.push(d.toString("utf8"));
+            if (logs.length > 400) logs.splice(0, logs.length - 400);
+        };
+        p.stdout?.on("data", keep);
+        p.stderr?.on("data", keep);
+        procs.push(p);
+    };
+    start(join(bin, "etcd"), [
+        `--data-dir=${join(dir, "server", "db", "etcd")}`,
+        `--listen-client-urls=http://127.0.0.1:${client}`,
+        `--advertise-client-urls=http://127.0.0.1:${client}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-cluster=default=http://127.0.0.1:${peer}`,
+        "--log-level=warn",
+    ]);
+    start(join(bin, "kube-apiserver"), [
+        `--etcd-servers=http://127.0.0.1:${client}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${secure}`,
+        `--cert-dir=${join(dir, "server", "cert-dir")}`,
+        `--tls-cert-file=${join(tls, "serving-kube-apiserver.crt")}`,
+        `--tls-private-key-file=${join(tls, "serving-kube-apiserver.key")}`,
+        `--client-ca-file=${join(tls, "client-ca.crt")}`,
+        `--service-account-key-file=${join(tls, "service.key")}`,
+        `--service-account-signing-key-file=${join(tls, "service.key")}`,
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        "--api-audiences=https://kubernetes.default.svc.cluster.local,k3s",
+        "--service-cluster-ip-range=10.43.0.0/16",
+        "--allow-privileged=true",
+        "--anonymous-auth=false",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        "--profiling=false",
+        "--v=0",
+    ]);
+    const r = (f: string) => readFileSync(join(tls, f), "utf8");
+    const url = `https://127.0.0.1:${secure}`;
+    const kubeconfig = `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: ${b64(r("server-ca.crt"))}
+    server: ${url}
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {}
+users:
+- name: default
+  user:
+    client-certificate-data: ${b64(r("client-admin.crt"))}
+    client-key-data: ${b64(r("client-admin.key"))}
+`;
+    const call: KubeApiServer["call"] = (method, path, body, contentType = "application/json") =>
+        new Promise((resolve, reject) => {
+            const data = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+            const req = request(
+                `${url}${path}`,
+                {
+                    method,
+                    ca: r("server-ca.crt"),
+                    cert: r("client-admin.crt"),
+                    key: r("client-admin.key"),
+                    headers: { Accept: "application/json", ...(data === undefined ? {} : { "Content-Type": contentType }) },
+                    timeout: 30_000,
+                },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (c: Buffer) => chunks.push(c));
+                    res.on("end", () => {
+                        const text = Buffer.concat(chunks).toString("utf8");
+                        let parsed: unknown = text;
+                        try {
+                            parsed = JSON.parse(text);
+                        } catch {
+                            // text (readyz)
+                        }
+                        resolve({ status: res.statusCode ?? 0, body: parsed });
+                    });
+                },
+            );
+            req.on("error", reject);
+            req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer`)));
+            req.end(data);
+        });
+    const stop = async () => {
+        for (const p of procs.reverse()) {
+            p.kill("SIGTERM");
+            await new Promise((res) => (p.exitCode === null ? p.once("exit", res) : res(undefined)));
+        }
+        rmSync(dir, { recursive: true, force: true });
+    };
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+        const ready = await call("GET", "/readyz").catch(() => undefined);
+        if (ready?.status === 200) break;
+        if (Date.now() > deadline || procs.some((p) => p.exitCode !== null)) {
+            const tail = logs.join("").split("\n").slice(-40).join("\n");
+            await stop();
+            throw new Error(`kube-apiserver did not become ready:\n${tail}`);
+        }
+        await new Promise((res) => setTimeout(res, 500));
+    }
+    const version = ((await call("GET", "/version")).body as { gitVersion: string }).gitVersion;
+    return { url, kubeconfig, version, call, stop };
+}
