@@ -84,6 +84,7 @@ describe("parseConfig: valid config and defaults", () => {
             nodeSelector: {},
             tolerations: [],
             apiTunnel: {},
+            cacheReport: { enabled: true, schedule: "*/30 * * * *" },
             extraConfig: {},
         });
         assert.deepEqual(c.registries, {});
@@ -347,6 +348,13 @@ describe("parseConfig: every rule, exact messages", () => {
             ['registries["https://docker.io"]: key must be a registry host, optionally with a port, like "docker.io" or "10.0.0.9:5000"'],
         ],
         ["cluster mode", { ...base, cluster: { mode: "root" } }, ['cluster.mode: must be one of "privileged", "rootless"; got "root"']],
+        [
+            "cache report schedule",
+            { ...base, cluster: { cacheReport: { schedule: "every 30 minutes" } } },
+            [
+                'cluster.cacheReport.schedule: expected a cron schedule of five fields like "*/30 * * * *", or @hourly, @daily, @weekly; got "every 30 minutes"',
+            ],
+        ],
         [
             "list too short",
             { ...base, builds: [{ name: "app", context: { git: "https://example.com/a.git" }, tags: [] }] },

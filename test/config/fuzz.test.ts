@@ -133,6 +133,7 @@ function baseA(): Record<string, unknown> {
             resources: { requests: { cpu: "1" }, limits: { memory: "4Gi" } },
             nodeSelector: { "kubernetes.io/os": "linux" },
             tolerations: [{ key: "dedicated", operator: "Equal", value: "build", effect: "NoSchedule" }],
+            cacheReport: { schedule: "*/30 * * * *" },
         },
         builds: [
             {
