@@ -4,7 +4,7 @@
 # - pulumi                         the CLI, module github.com/pulumi/pulumi/pkg/v3 at @pulumi/pulumi's version
 # - pulumi-language-nodejs         Pulumi's own when its module is served; otherwise tools/engine/language-host.ts
 # - pulumi-resource-pulumi-nodejs  the dynamic-provider launcher, from the sdk/v3 module at the same version
-# - pulumi-resource-<name>         for every @pulumi/<name> provider package the lock pins (tls, kubernetes):
+# - pulumi-resource-<name>         for every @pulumi/<name> provider package the lock pins (kubernetes):
 #                                  built where its module is served at that version, else reported
 # Built binaries are cached by version in $K3SBK_ENGINE_CACHE (default /var/cache/k3s-buildkit-engine), so a
 # second run takes seconds and only a moved pin rebuilds. The project's bin directory and PULUMI_HOME are

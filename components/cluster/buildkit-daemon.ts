@@ -3,19 +3,19 @@
  * made safe to reach: a StatefulSet `buildkitd` (privileged, or rootless) listening on its unix socket
  * and on tcp 1234 with mutual TLS, a ClusterIP Service on 1234, a headless Service for stable pod names,
  * buildkitd.toml in a ConfigMap (the hosts' renderer; a change rolls the pods), the server and client
- * certificates in Secrets, the registry credentials as a dockerconfigjson Secret for build Jobs, and
+ * certificates (issued by the program: ./mutual-tls.ts) in Secrets, the registry credentials as a dockerconfigjson Secret for build Jobs, and
  * the cache usage report (a CronJob running `buildctl du`, read by `BuildkitCacheReport`).
  * Every Kubernetes child gets the provider passed in explicitly.
  */
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
 import type { ResolvedConfig } from "../config";
 import type { CacheUsage } from "../host/cache-usage-provider";
 import { CACHE_REPORT_NAME, cacheReportCronJobSpec, cacheReportLabels, reportedDaemons } from "./cache-report";
 import { BuildkitCacheReport } from "./cache-report-resource";
 import { admittingLabels } from "./cluster-reads";
+import { BuildkitMutualTls } from "./mutual-tls-resource";
 import { podSecurityLabels, podSecurityLevel, type PodSecurityLevel } from "./pod-security";
 import { DAEMON_NAME, DAEMON_PORT, dockerConfigJson } from "../builds/daemon";
 import { configMapData, daemonLabels, headlessServiceSpec, podDisruptionBudgetSpec, serviceSpec, statefulSetSpec, tlsPlan } from "./specs";
@@ -123,59 +123,30 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
         const inNs = { ...k, dependsOn: [namespace] };
         const meta = (n: string) => ({ name: n, namespace: ns, labels: { ...daemonLabels } });
 
-        // Mutual TLS, as tlsPlan() defines it: a CA, a server certificate, a client certificate.
-        const t = { parent: this };
-        const plan = tlsPlan(ns);
-        const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, t);
-        const ca = new tls.SelfSignedCert(
-            `${name}-ca`,
-            {
-                privateKeyPem: caKey.privateKeyPem,
-                isCaCertificate: plan.ca.isCa,
-                validityPeriodHours: plan.ca.validityHours,
-                subject: { commonName: plan.ca.commonName },
-                allowedUses: [...plan.ca.uses],
-            },
-            t,
-        );
-        const issue = (id: "server" | "client") => {
-            const p = plan[id];
-            const key = new tls.PrivateKey(`${name}-${id}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, t);
-            const sans = p.sans === undefined ? {} : { dnsNames: [...p.sans.dnsNames], ipAddresses: [...p.sans.ipAddresses] };
-            const csr = new tls.CertRequest(
-                `${name}-${id}-csr`,
-                { privateKeyPem: key.privateKeyPem, subject: { commonName: p.commonName }, ...sans },
-                t,
-            );
-            const cert = new tls.LocallySignedCert(
-                `${name}-${id}-cert`,
-                {
-                    certRequestPem: csr.certRequestPem,
-                    caPrivateKeyPem: caKey.privateKeyPem,
-                    caCertPem: ca.certPem,
-                    validityPeriodHours: p.validityHours,
-                    earlyRenewalHours: p.earlyRenewalHours,
-                    allowedUses: [...p.uses],
-                },
-                t,
-            );
-            return { key: pulumi.secret(key.privateKeyPem), cert: cert.certPem };
-        };
-        const server = issue("server");
-        const client = issue("client");
-        const tlsSecret = (id: string, secretName: string, pair: { key: pulumi.Output<string>; cert: pulumi.Output<string> }) =>
+        // Mutual TLS, as tlsPlan() defines it: a CA, a server certificate, a client certificate, issued and
+        // renewed by the program (./mutual-tls.ts). Stacks made with @pulumi/tls get new certificates once,
+        // and the daemon rolls onto them (docs/runbooks.md).
+        const mtls = new BuildkitMutualTls(`${name}-tls`, tlsPlan(ns), { parent: this });
+        const caCert = mtls.certs.apply((c) => c.ca);
+        const pair = (id: "server" | "client") => ({
+            cert: mtls.certs.apply((c) => c[id]),
+            key: pulumi.secret(mtls.keys.apply((k) => k[id])),
+        });
+        const server = pair("server");
+        const client = pair("client");
+        const tlsSecret = (id: string, secretName: string, p: { key: pulumi.Output<string>; cert: pulumi.Output<string> }) =>
             new k8s.core.v1.Secret(
                 `${name}-${id}-tls`,
                 {
                     metadata: meta(secretName),
                     type: "Opaque",
-                    stringData: { "ca.pem": ca.certPem, "cert.pem": pair.cert, "key.pem": pair.key },
+                    stringData: { "ca.pem": caCert, "cert.pem": p.cert, "key.pem": p.key },
                 },
                 inNs,
             );
         const serverSecret = tlsSecret("server", `${DAEMON_NAME}-server-tls`, server);
         tlsSecret("client", this.clientTlsSecretName, client);
-        this.clientTls = pulumi.secret(pulumi.all([ca.certPem, client.cert, client.key]).apply(([c, cert, key]) => ({ ca: c, cert, key })));
+        this.clientTls = pulumi.secret(pulumi.all([caCert, client.cert, client.key]).apply(([c, cert, key]) => ({ ca: c, cert, key })));
 
         new k8s.core.v1.Secret(
             `${name}-registry-auth`,
@@ -197,7 +168,7 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
         new k8s.core.v1.Service(`${name}-service`, { metadata: meta(DAEMON_NAME), spec: serviceSpec() }, inNs);
         // A renewed server certificate (or CA) changes this hash, and so rolls the pods onto it in the same up.
         const tlsHash = pulumi
-            .all([ca.certPem, server.cert])
+            .all([caCert, server.cert])
             .apply(([caPem, certPem]) => createHash("sha256").update(caPem).update(certPem).digest("hex"));
         this.statefulSet = new k8s.apps.v1.StatefulSet(
             `${name}-statefulset`,

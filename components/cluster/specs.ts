@@ -281,7 +281,7 @@ export function serverSans(namespace: string): { dnsNames: string[]; ipAddresses
     };
 }
 
-/** A key usage as `@pulumi/tls` names it (`allowedUses`). */
+/** A key usage (named as Terraform's TLS provider names them: ./mutual-tls.ts maps each to X.509). */
 export type CertUse = "cert_signing" | "crl_signing" | "digital_signature" | "key_encipherment" | "server_auth" | "client_auth";
 
 /** One certificate of the daemon's mutual TLS: an ECDSA P-256 key, signed by the CA (or by itself, for the CA). */
@@ -297,8 +297,8 @@ export interface CertPlan {
 
 /**
  * The daemon's mutual TLS: a CA, a server certificate for the Service names and 127.0.0.1, a client
- * certificate for build Jobs and workstations. The component issues exactly these (with `@pulumi/tls`);
- * the real-host tests issue them with openssl from this same plan and run the daemon on them.
+ * certificate for build Jobs and workstations, issued by ./mutual-tls.ts (the real-host tests run real
+ * BuildKit on what it issues).
  */
 export function tlsPlan(namespace: string): { readonly ca: CertPlan; readonly server: CertPlan; readonly client: CertPlan } {
     const leaf = { validityHours: 24 * 365, earlyRenewalHours: 24 * 30, isCa: false } as const;

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse as smolParse } from "smol-toml";
 import { FAKE_SSH_KEY as KEY, isSecretValue, type RecordedWithDeps, resolve, runPlatform, unwrapSecrets } from "../../tools/evaluate";
+import { tlsPlan } from "../../components/cluster/specs";
 
 const withHosts = { sshPrivateKey: KEY, hosts: [{ name: "s1", address: "10.0.0.5" }] };
 const byo = { kubeconfig: "apiVersion: v1\nkind: Config\n" };
@@ -84,14 +85,7 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
                 "kubernetes:core/v1:Service buildkitd-service",
                 "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheReport buildkitd-cache-usage",
                 "pulumi:providers:kubernetes cluster",
-                "tls:index/certRequest:CertRequest buildkitd-client-csr",
-                "tls:index/certRequest:CertRequest buildkitd-server-csr",
-                "tls:index/locallySignedCert:LocallySignedCert buildkitd-client-cert",
-                "tls:index/locallySignedCert:LocallySignedCert buildkitd-server-cert",
-                "tls:index/privateKey:PrivateKey buildkitd-ca-key",
-                "tls:index/privateKey:PrivateKey buildkitd-client-key",
-                "tls:index/privateKey:PrivateKey buildkitd-server-key",
-                "tls:index/selfSignedCert:SelfSignedCert buildkitd-ca",
+                "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitMutualTls buildkitd-tls",
             ].sort(),
         );
         for (const r of recorded.filter((x) => x.type.startsWith("kubernetes:"))) {
@@ -179,8 +173,9 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
 
     it("TLS: the server certificate covers the Service names and 127.0.0.1; keys and Secrets are secret", async () => {
         const { recorded, platform } = await daemon({});
-        const csr = get(recorded, "buildkitd-server-csr").inputs;
-        assert.deepEqual(csr.dnsNames, [
+        const plan = get(recorded, "buildkitd-tls").inputs.plan as ReturnType<typeof tlsPlan>;
+        assert.deepEqual(plan, tlsPlan("buildkit"), "the program's issuer gets the plan (tested in test/cluster/mutual-tls.test.ts)");
+        assert.deepEqual(plan.server.sans?.dnsNames, [
             "buildkitd",
             "buildkitd.buildkit",
             "buildkitd.buildkit.svc",
@@ -189,17 +184,9 @@ describe("BuildkitDaemon (privileged, seed 002)", () => {
             "*.buildkitd-headless.buildkit.svc.cluster.local",
             "localhost",
         ]);
-        assert.deepEqual(csr.ipAddresses, ["127.0.0.1"]);
-        assert.deepEqual(get(recorded, "buildkitd-server-cert").inputs.allowedUses, [
-            "digital_signature",
-            "key_encipherment",
-            "server_auth",
-        ]);
-        assert.deepEqual(get(recorded, "buildkitd-client-cert").inputs.allowedUses, [
-            "digital_signature",
-            "key_encipherment",
-            "client_auth",
-        ]);
+        assert.deepEqual(plan.server.sans?.ipAddresses, ["127.0.0.1"]);
+        assert.deepEqual(plan.server.uses, ["digital_signature", "key_encipherment", "server_auth"]);
+        assert.deepEqual(plan.client.uses, ["digital_signature", "key_encipherment", "client_auth"]);
         for (const id of ["server", "client"]) {
             assert.ok(isSecretValue(get(recorded, `buildkitd-${id}-tls`).inputs.stringData), `${id} TLS Secret data is secret`);
         }

@@ -10,8 +10,8 @@
  *   pod-security.ts), which the preview check uses, so what the preview says first is what the server does;
  * - build results and the cache report are read from Jobs and pods the server holds, their status written
  *   through the status subresource as the kubelet and the Job controller write it.
- * The Kubernetes provider plugin and @pulumi/tls cannot be built here (see docs/testing.md), so the real
- * engine does not apply this layer yet.
+ * The real engine does not apply this layer here yet: the Kubernetes provider plugin is not built by
+ * scripts/engine.sh (see the issue notes).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

@@ -75,14 +75,7 @@ describe("index.ts under mocks", () => {
                 "pulumi-nodejs:dynamic/k3s-buildkit:SystemdService local-k3s",
                 "pulumi:providers:kubernetes cluster",
                 "pulumi-nodejs:dynamic/k3s-buildkit:K3sToken k3s-token",
-                "tls:index/certRequest:CertRequest buildkitd-client-csr",
-                "tls:index/certRequest:CertRequest buildkitd-server-csr",
-                "tls:index/locallySignedCert:LocallySignedCert buildkitd-client-cert",
-                "tls:index/locallySignedCert:LocallySignedCert buildkitd-server-cert",
-                "tls:index/privateKey:PrivateKey buildkitd-ca-key",
-                "tls:index/privateKey:PrivateKey buildkitd-client-key",
-                "tls:index/privateKey:PrivateKey buildkitd-server-key",
-                "tls:index/selfSignedCert:SelfSignedCert buildkitd-ca",
+                "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitMutualTls buildkitd-tls",
             ].sort(),
         );
         const { __provider, ...preflightInputs } = recorded.find((r) => r.name === "local-preflight")?.inputs ?? {};
@@ -202,7 +195,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 52); // with the Platform and Cluster components, the first-server guard, the drain step, the certificates' expiry, the cache usage and the in-cluster cache report (CronJob and reader)
+        assert.equal(recorded.length, 45); // with the Platform and Cluster components, the first-server guard, the drain step, the certificates' expiry, the cache usage and the in-cluster cache report (CronJob and reader)
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

@@ -62,6 +62,14 @@ describe("the resource tree", () => {
                 assert.ok(successor !== undefined, `${urn} has no successor`);
                 assert.match(successor.type, /^pulumi-nodejs:dynamic\/k3s-buildkit:(HostStep|HostUpload|K3sToken)$/);
             }
+            // The daemon's certificates were eight @pulumi/tls resources; the program issues them itself now
+            // (one BuildkitMutualTls): new certificates once, the daemon rolls (docs/runbooks.md).
+            const tlsRetired = before[stack].filter((u) => /(^|\$)tls:[^$]*$/.test(qualifiedType(u)));
+            assert.equal(
+                tlsRetired.length > 0,
+                recorded.some((r) => r.type === "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitMutualTls"),
+            );
+            retired.push(...tlsRetired);
             const old = before[stack].filter((u) => !retired.includes(u));
             const moves: string[] = [];
             for (const urn of old) {
@@ -73,14 +81,14 @@ describe("the resource tree", () => {
                 );
                 if (now.urn !== urn) moves.push(urn);
             }
-            const successors = new Set(retired.map((u) => u.slice(u.lastIndexOf("::") + 2)));
+            const successors = new Set(retired.filter((u) => !tlsRetired.includes(u)).map((u) => u.slice(u.lastIndexOf("::") + 2)));
             const matched = new Set([
                 ...old.map((u) => ids.get(u)!.urn),
                 ...recorded.filter((r) => successors.has(r.name)).map((r) => r.urn),
             ]);
             // Steps added since (rolling restarts): new resources, created beside the moved ones.
             const rolling = (r: RecordedWithDeps) =>
-                /-k3s-drain$|-k3s-member$|-etcd-snapshot$|^k3s-first-server$|-k3s-certificates$|-buildkit-cache-usage$|^buildkitd-pdb$|^buildkitd-cache-(report|usage)$/.test(
+                /-k3s-drain$|-k3s-member$|-etcd-snapshot$|^k3s-first-server$|-k3s-certificates$|-buildkit-cache-usage$|^buildkitd-pdb$|^buildkitd-cache-(report|usage)$|^buildkitd-tls$/.test(
                     r.name,
                 );
             const added = recorded.filter((r) => !matched.has(r.urn));

@@ -28,7 +28,7 @@ import { CACHE_REPORT_NAME, parseCacheReport } from "../../components/cluster/ca
 import { shellQuote } from "../../components/render/shell";
 import { replicaHost } from "../../components/builds/job-spec";
 import { FAKE_SSH_KEY, type RecordedWithDeps, runPlatform, unwrapSecrets } from "../../tools/evaluate";
-import { issueFromPlan } from "../harness/certs";
+import { issueMutualTls } from "../../components/cluster/mutual-tls";
 import { CriClient } from "../harness/cri";
 import { bootMachine, type Machine } from "../harness/machine";
 import { containerScript, type ImageLike, type PodSpecLike } from "../harness/pod";
@@ -347,7 +347,7 @@ const IMAGES: Record<"privileged" | "rootless", ImageLike> = {
 
 describe("real BuildKit: the in-cluster daemon's command lines, without a kubelet", () => {
     let sha = "";
-    let pki: ReturnType<typeof issueFromPlan>;
+    let pki: { ca: string; server: { cert: string; key: string }; client: { cert: string; key: string } };
     const ns = "buildkit";
     const clientFlags =
         "--addr tcp://127.0.0.1:1234 --tlscacert /srv/client/ca.pem --tlscert /srv/client/cert.pem --tlskey /srv/client/key.pem";
@@ -366,9 +366,13 @@ git rev-parse HEAD
 systemd-run --unit=git-daemon --quiet git daemon --reuseaddr --base-path=/srv/git --export-all --listen=127.0.0.1 --port=9418 /srv/git`)
         ).trim();
         assert.match(sha, /^[0-9a-f]{40}$/);
-        const dir = mkdtempSync(join(tmpdir(), "k3sbk-pki-"));
-        pki = issueFromPlan(tlsPlan(ns), dir);
-        rmSync(dir, { recursive: true, force: true });
+        // The certificates the program itself issues for the daemon (BuildkitMutualTls), from its plan.
+        const issued = await issueMutualTls(tlsPlan(ns), new Date());
+        pki = {
+            ca: issued.certs.ca,
+            server: { cert: issued.certs.server, key: issued.keys.server },
+            client: { cert: issued.certs.client, key: issued.keys.client },
+        };
         for (const [f, v] of [
             ["ca.pem", pki.ca],
             ["cert.pem", pki.client.cert],

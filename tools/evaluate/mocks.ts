@@ -78,14 +78,17 @@ function fakeOutputs(type: string, name: string, arch: string, inputs: Record<st
         const usage = { available: true, totalBytes: 2_147_483_648, reclaimableBytes: 1_073_741_824, records: 40 };
         return { reportedAt: "2026-12-05T12:30:04Z", usage: Object.fromEntries((inputs.daemons as string[]).map((d) => [d, usage])) };
     }
-    if (type === "tls:index/privateKey:PrivateKey")
-        return { privateKeyPem: `-----BEGIN PRIVATE KEY-----\nfake-${name}\n-----END PRIVATE KEY-----\n` };
-    if (type === "tls:index/certRequest:CertRequest")
-        return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nfake-${name}\n-----END CERTIFICATE REQUEST-----\n` };
-    if (type === "tls:index/selfSignedCert:SelfSignedCert" || type === "tls:index/locallySignedCert:LocallySignedCert") {
-        // K3SBK_FAKE_CERT_SERIAL stands in for a renewal: another certificate from the same inputs.
+    if (type === "pulumi-nodejs:dynamic/k3s-buildkit:BuildkitMutualTls") {
+        // K3SBK_FAKE_CERT_SERIAL stands in for a renewal: other certificates from the same plan.
+        const serial = process.env.K3SBK_FAKE_CERT_SERIAL ?? "";
+        const cert = (id: string) => `-----BEGIN CERTIFICATE-----\nfake-${name}-${id}${serial}\n-----END CERTIFICATE-----\n`;
+        const key = (id: string) => `-----BEGIN PRIVATE KEY-----\nfake-${name}-${id}\n-----END PRIVATE KEY-----\n`;
+        const three = <T>(f: (id: string) => T) => ({ ca: f("ca"), server: f("server"), client: f("client") });
         return {
-            certPem: `-----BEGIN CERTIFICATE-----\nfake-${name}${process.env.K3SBK_FAKE_CERT_SERIAL ?? ""}\n-----END CERTIFICATE-----\n`,
+            certs: three(cert),
+            keys: three(key),
+            notAfter: three(() => "2027-12-05T00:00:00.000Z"),
+            renewAt: "2027-11-05T00:00:00.000Z",
         };
     }
     if (type !== "pulumi-nodejs:dynamic/k3s-buildkit:HostStep") return {};
