@@ -4,6 +4,7 @@
  * `k8s.types.input.*`; no resources are created here (see ./image-build.ts).
  */
 import { createHash } from "node:crypto";
+import { RESTRICTED_SECURITY } from "../cluster/pod-security";
 import type * as k8s from "@pulumi/kubernetes";
 import { DAEMON_NAME, DAEMON_PORT } from "./daemon";
 import type { ResolvedConfig } from "../config";
@@ -261,13 +262,7 @@ export function jobSpec(i: JobSpecInputs): k8s.types.input.batch.v1.JobSpec {
                 restartPolicy: "Never",
                 automountServiceAccountToken: false,
                 enableServiceLinks: false,
-                securityContext: {
-                    runAsNonRoot: true,
-                    runAsUser: 1000,
-                    runAsGroup: 1000,
-                    fsGroup: 1000,
-                    seccompProfile: { type: "RuntimeDefault" },
-                },
+                securityContext: RESTRICTED_SECURITY.pod,
                 containers: [
                     {
                         name: "buildctl",
@@ -277,11 +272,7 @@ export function jobSpec(i: JobSpecInputs): k8s.types.input.batch.v1.JobSpec {
                             { name: "DOCKER_CONFIG", value: JOB_PATHS.dockerConfig },
                             { name: "HOME", value: "/tmp" },
                         ],
-                        securityContext: {
-                            allowPrivilegeEscalation: false,
-                            readOnlyRootFilesystem: true,
-                            capabilities: { drop: ["ALL"] },
-                        },
+                        securityContext: RESTRICTED_SECURITY.container,
                         terminationMessagePath: "/dev/termination-log",
                         terminationMessagePolicy: "FallbackToLogsOnError",
                         volumeMounts: mounts,

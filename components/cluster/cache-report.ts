@@ -10,6 +10,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { DAEMON_NAME, DAEMON_PORT } from "../builds/daemon";
 import { JOB_PATHS, replicaHost } from "../builds/job-spec";
 import type { CacheUsage } from "../host/cache-usage-provider";
+import { RESTRICTED_SECURITY } from "./pod-security";
 
 /** The CronJob's name, and the label its pods carry (what the reader selects). */
 export const CACHE_REPORT_NAME = `${DAEMON_NAME}-cache-report`;
@@ -81,13 +82,7 @@ export function cacheReportCronJobSpec(i: CacheReportSpecInputs): k8s.types.inpu
                         restartPolicy: "Never",
                         automountServiceAccountToken: false,
                         enableServiceLinks: false,
-                        securityContext: {
-                            runAsNonRoot: true,
-                            runAsUser: 1000,
-                            runAsGroup: 1000,
-                            fsGroup: 1000,
-                            seccompProfile: { type: "RuntimeDefault" },
-                        },
+                        securityContext: RESTRICTED_SECURITY.pod,
                         containers: [
                             {
                                 name: "buildctl",
@@ -100,11 +95,7 @@ export function cacheReportCronJobSpec(i: CacheReportSpecInputs): k8s.types.inpu
                                     ...Object.entries(daemons).map(([pod, addr]) => `${pod}=${addr}`),
                                 ],
                                 env: [{ name: "HOME", value: "/tmp" }],
-                                securityContext: {
-                                    allowPrivilegeEscalation: false,
-                                    readOnlyRootFilesystem: true,
-                                    capabilities: { drop: ["ALL"] },
-                                },
+                                securityContext: RESTRICTED_SECURITY.container,
                                 terminationMessagePath: "/dev/termination-log",
                                 terminationMessagePolicy: "File",
                                 volumeMounts: [

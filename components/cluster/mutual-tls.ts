@@ -50,7 +50,7 @@ const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as con
 const HOUR = 3_600_000;
 
 async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
-    return (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as unknown as webcrypto.CryptoKeyPair;
+    return await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
 }
 
 function pem(label: string, der: ArrayBuffer): string {
@@ -62,14 +62,11 @@ async function keyPem(k: webcrypto.CryptoKey): Promise<string> {
     return pem("PRIVATE KEY", await webcrypto.subtle.exportKey("pkcs8", k));
 }
 
-/** A CA's key pair from its PEMs (the private key PKCS#8, the public key from its certificate). */
-async function caKeys(ca: IssuedPem): Promise<{ keys: webcrypto.CryptoKeyPair; cert: InstanceType<X509["X509Certificate"]> }> {
-    const x = x509();
-    const cert = new x.X509Certificate(ca.cert);
+/** A CA's signing key (PKCS#8 PEM) and certificate. */
+async function signer(ca: IssuedPem): Promise<{ privateKey: webcrypto.CryptoKey; cert: InstanceType<X509["X509Certificate"]> }> {
     const der = Buffer.from(ca.key.replace(/-----[^-]+-----|\s/g, ""), "base64");
-    const privateKey = await webcrypto.subtle.importKey("pkcs8", der, ALGORITHM, true, ["sign"]);
-    const publicKey = await cert.publicKey.export(ALGORITHM, ["verify"], webcrypto as unknown as WebCrypto);
-    return { keys: { privateKey, publicKey } as unknown as webcrypto.CryptoKeyPair, cert };
+    const privateKey = await webcrypto.subtle.importKey("pkcs8", der, ALGORITHM, false, ["sign"]);
+    return { privateKey, cert: new (x509().X509Certificate)(ca.cert) };
 }
 
 /** A positive 128-bit serial number, hex. */
@@ -115,13 +112,9 @@ export async function issueCa(p: CertPlan, now: Date): Promise<IssuedPem> {
             notAfter: new Date(now.getTime() + p.validityHours * HOUR),
             signingAlgorithm: ALGORITHM,
             keys,
-            extensions: extensions(
-                x,
-                p,
-                await x.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto as unknown as WebCrypto),
-            ),
+            extensions: extensions(x, p, await x.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto)),
         },
-        webcrypto as unknown as WebCrypto,
+        webcrypto,
     );
     return { cert: cert.toString("pem") + "\n", key: await keyPem(keys.privateKey) };
 }
@@ -130,24 +123,24 @@ export async function issueCa(p: CertPlan, now: Date): Promise<IssuedPem> {
 export async function issueLeaf(p: CertPlan, ca: IssuedPem, now: Date): Promise<IssuedPem> {
     const x = x509();
     const keys = await newKeys();
-    const signer = await caKeys(ca);
-    const notAfter = new Date(Math.min(now.getTime() + p.validityHours * HOUR, signer.cert.notAfter.getTime()));
+    const by = await signer(ca);
+    const notAfter = new Date(Math.min(now.getTime() + p.validityHours * HOUR, by.cert.notAfter.getTime()));
     const cert = await x.X509CertificateGenerator.create(
         {
             serialNumber: serial(),
             subject: [{ CN: [p.commonName] }],
-            issuer: signer.cert.subjectName,
+            issuer: by.cert.subjectName,
             notBefore: now,
             notAfter,
             signingAlgorithm: ALGORITHM,
             publicKey: keys.publicKey,
-            signingKey: signer.keys.privateKey,
+            signingKey: by.privateKey,
             extensions: [
-                ...extensions(x, p, await x.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto as unknown as WebCrypto)),
-                await x.AuthorityKeyIdentifierExtension.create(signer.cert, false, webcrypto as unknown as WebCrypto),
+                ...extensions(x, p, await x.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto)),
+                await x.AuthorityKeyIdentifierExtension.create(by.cert, false, webcrypto),
             ],
         },
-        webcrypto as unknown as WebCrypto,
+        webcrypto,
     );
     return { cert: cert.toString("pem") + "\n", key: await keyPem(keys.privateKey) };
 }
