@@ -10,10 +10,10 @@ missing=()
 for tool in shellcheck systemd-analyze systemd-nspawn debootstrap ssh-keygen bwrap docker-registry htpasswd openssl busybox; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
-# Go is not a Debian package here (bookworm's is too old): the tests build BuildKit, and the real-host
+# Go is not a Debian package here (bookworm's is too old): the tests build BuildKit and kube-apiserver, and the real-host
 # tests the Pulumi CLI, from their Go modules.
 if ! command -v go >/dev/null 2>&1; then
-  echo "npm test: Go >= 1.26 is needed (the tests build BuildKit and the Pulumi CLI from Go modules): install it, see https://go.dev/doc/install" >&2
+  echo "npm test: Go >= 1.26 is needed (the tests build BuildKit, kube-apiserver, etcd and the Pulumi CLI from Go modules): install it, see https://go.dev/doc/install" >&2
   exit 1
 fi
 [ "${#missing[@]}" -eq 0 ] && exit 0

@@ -56,7 +56,7 @@ describe("npm test's prerequisites check", () => {
         assert.equal(r.status, 1);
         assert.equal(
             r.stderr,
-            "npm test: Go >= 1.26 is needed (the tests build BuildKit and the Pulumi CLI from Go modules): install it, see https://go.dev/doc/install\n",
+            "npm test: Go >= 1.26 is needed (the tests build BuildKit, kube-apiserver, etcd and the Pulumi CLI from Go modules): install it, see https://go.dev/doc/install\n",
         );
     });
 
