@@ -4,7 +4,6 @@
  * `k8s.types.input.*`; no resources are created here (see ./image-build.ts).
  */
 import { createHash } from "node:crypto";
-import { RESTRICTED_SECURITY } from "../cluster/pod-security";
 import type * as k8s from "@pulumi/kubernetes";
 import { DAEMON_NAME, DAEMON_PORT } from "./daemon";
 import type { ResolvedConfig } from "../config";
@@ -205,6 +204,18 @@ export interface JobSpecInputs {
     /** Secret holding the build's secrets (when it uses any). */
     readonly secretsSecretName?: string;
 }
+
+/**
+ * The security contexts of the program's own one-shot pods (build Jobs, the cache report): uid 1000, no
+ * privilege escalation, no capabilities, a read-only root, RuntimeDefault seccomp. They meet "restricted".
+ */
+export const RESTRICTED_SECURITY: {
+    readonly pod: k8s.types.input.core.v1.PodSecurityContext;
+    readonly container: k8s.types.input.core.v1.SecurityContext;
+} = {
+    pod: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+    container: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+};
 
 /** The Job spec: one pod, no retries beyond backoffLimit, a deadline, no TTL (refresh must still find it). */
 export function jobSpec(i: JobSpecInputs): k8s.types.input.batch.v1.JobSpec {

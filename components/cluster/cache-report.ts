@@ -8,9 +8,8 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import { DAEMON_NAME, DAEMON_PORT } from "../builds/daemon";
-import { JOB_PATHS, replicaHost } from "../builds/job-spec";
+import { JOB_PATHS, RESTRICTED_SECURITY, replicaHost } from "../builds/job-spec";
 import type { CacheUsage } from "../host/cache-usage-provider";
-import { RESTRICTED_SECURITY } from "./pod-security";
 
 /** The CronJob's name, and the label its pods carry (what the reader selects). */
 export const CACHE_REPORT_NAME = `${DAEMON_NAME}-cache-report`;

@@ -12,18 +12,6 @@ type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
 type Plain<T> = T extends object ? { [K in keyof T]?: unknown } : T;
 
-/**
- * The security contexts of the program's own one-shot pods (build Jobs, the cache report): uid 1000, no
- * privilege escalation, no capabilities, a read-only root, RuntimeDefault seccomp. They meet "restricted".
- */
-export const RESTRICTED_SECURITY: {
-    readonly pod: k8s.types.input.core.v1.PodSecurityContext;
-    readonly container: k8s.types.input.core.v1.SecurityContext;
-} = {
-    pod: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
-    container: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-};
-
 const BASELINE_CAPABILITIES = new Set([
     "AUDIT_WRITE",
     "CHOWN",
