@@ -111,6 +111,8 @@ export async function startKubeApiServer(): Promise<KubeApiServer> {
         p.stderr?.on("data", keep);
         procs.push(p);
     };
+    // A test process that dies without its after() still takes the servers with it.
+    process.once("exit", () => procs.forEach((p) => p.kill("SIGKILL")));
     start(join(bin, "etcd"), [
         `--data-dir=${join(dir, "server", "db", "etcd")}`,
         `--listen-client-urls=http://127.0.0.1:${client}`,
