@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `npm run engine`: the Pulumi engine this program runs on, built from Go modules where no Pulumi CLI can
-# be downloaded (no get.pulumi.com, no GitHub). Versions come from package-lock.json, never from here:
+# be downloaded (no get.pulumi.com, no GitHub). Versions come from package-lock.json:
 # - pulumi                         the CLI, module github.com/pulumi/pulumi/pkg/v3 at @pulumi/pulumi's version
 # - pulumi-language-nodejs         Pulumi's own when its module is served; otherwise tools/engine/language-host.ts
 # - pulumi-resource-pulumi-nodejs  the dynamic-provider launcher, from the sdk/v3 module at the same version
-# - pulumi-resource-<name>         for every @pulumi/<name> provider package the lock pins (kubernetes):
-#                                  built where its module is served at that version, else reported
+# - pulumi-resource-<name>         for every @pulumi/<name> provider package the lock pins (kubernetes): built
+#                                  from its provider module at that version where served, else from the commit
+#                                  pinned below (pinned_source), else reported as unavailable
 # Built binaries are cached by version in $K3SBK_ENGINE_CACHE (default /var/cache/k3s-buildkit-engine), so a
 # second run takes seconds and only a moved pin rebuilds. The project's bin directory and PULUMI_HOME are
 # .cache/engine/{bin,home}; `. .cache/engine/env` puts them in a shell (no download at run time: automatic
@@ -116,31 +117,84 @@ chmod 0755 "$out/bin/pulumi-language-nodejs"
 line pulumi-language-nodejs "v$sdk" "tools/engine/language-host.ts ($lh_why) ($(took "$t"))"
 
 # --- resource providers the program's packages need -----------------------------------------------------
+# Provider repositories tag only their SDK modules (sdk/vN.x.y); the provider module has no tags, so the proxy
+# serves it only at pseudo-versions. Where the tagged source is not served, the source a provider is built
+# from is pinned here, by commit, and said on the engine's line: the plugin is installed under the version the
+# npm package asks for (the engine looks it up by that), built from that commit.
+pinned_source() {
+  case $1 in
+    kubernetes) echo "github.com/pulumi/pulumi-kubernetes/provider/v4 v4.0.0-20260115033456-f47bc2d6f199" ;;
+  esac
+}
+
+# build_provider NAME VER MODDIR OUT: builds pulumi-resource-NAME from the provider module in MODDIR, stamped
+# VER, into OUT. The module's go.mod replaces its SDK with ../sdk (not in the module): the SDK at the version
+# it requires takes its place. The schema is embedded as the provider's own generate step embeds it (the
+# version set, compact JSON), without compiling that step's Go.
+build_provider() {
+  local name=$1 ver=$2 src=$3 dest=$4 work sdkmod sdkver
+  work=$(mktemp -d)
+  cp -r "$src/." "$work" && chmod -R u+w "$work" && rm -rf "$work/vendor"
+  sdkmod=$(sed -n 's#^replace \(github.com/pulumi/pulumi-[a-z-]*/sdk[^ ]*\) => \.\./sdk$#\1#p' "$work/go.mod")
+  if [ -n "$sdkmod" ]; then
+    sdkver=$(awk -v m="$sdkmod" '$1 == m { print $2; exit }' "$work/go.mod")
+    sed -i "s#^replace $sdkmod => ../sdk\$#replace $sdkmod => $sdkmod $sdkver#" "$work/go.mod"
+  fi
+  local cmd="$work/cmd/pulumi-resource-$name"
+  node -e '
+    const fs = require("fs"), [dir, ver] = process.argv.slice(1);
+    const schema = JSON.parse(fs.readFileSync(dir + "/schema.json", "utf8"));
+    schema.version = ver;
+    fs.writeFileSync(dir + "/schema-embed.json", JSON.stringify(schema));
+    if (fs.existsSync(dir + "/terraform-mapping.json"))
+      fs.writeFileSync(dir + "/terraform-mapping-embed.json", JSON.stringify(JSON.parse(fs.readFileSync(dir + "/terraform-mapping.json", "utf8"))));
+  ' "$cmd" "$ver"
+  local modpath
+  modpath=$(awk '$1 == "module" { print $2; exit }' "$work/go.mod")
+  (cd "$work" && go build -trimpath -ldflags "-s -w -X $modpath/pkg/version.Version=$ver" \
+    -o "$work/pulumi-resource-$name" "./cmd/pulumi-resource-$name" 2>"$work/log") || {
+    echo "engine: pulumi-resource-$name v$ver: build failed:" >&2
+    tail -20 "$work/log" >&2
+    rm -rf "$work"
+    return 1
+  }
+  mkdir -p "$(dirname "$dest")"
+  mv -f "$work/pulumi-resource-$name" "$dest.tmp" && mv -f "$dest.tmp" "$dest"
+  rm -rf "$work"
+}
+
 for name in $(node -p "Object.keys(require('./package-lock.json').packages).filter(k=>/^node_modules\/@pulumi\/[a-z-]+$/.test(k)).map(k=>k.slice(21)).filter(n=>require('./node_modules/@pulumi/'+n+'/package.json').pulumi?.resource).join(' ')"); do
   t=$(now)
   ver=$(locked "@pulumi/$name")
-  plugin="$out/home/plugins/resource-$name-v$ver/pulumi-resource-$name"
-  if [ -x "$plugin" ]; then
-    line "pulumi-resource-$name" "v$ver" "cached ($(took "$t"))"
-    continue
-  fi
-  # Provider repos tag their Go SDK (sdk/vN.x.y); the provider module itself has no tags.
   major=${ver%%.*}
   case $name in
-    command) mods="github.com/pulumi/pulumi-command/provider github.com/pulumi/pulumi-command/sdk" ;;
-    *) mods="github.com/pulumi/pulumi-$name/provider/v$major github.com/pulumi/pulumi-$name/sdk/v$major" ;;
+    command) tagged=github.com/pulumi/pulumi-command/provider ;;
+    *) tagged=github.com/pulumi/pulumi-$name/provider/v$major ;;
   esac
-  tried=()
-  for m in $mods; do
-    fetch "$m" "v$ver"
-    if [ -n "$mdir" ]; then
-      tried+=("$m@v$ver: served, but this script does not build providers yet")
-    else
-      tried+=("$m@v$ver: ${why%%$'\n'*}")
-    fi
-  done
-  line "pulumi-resource-$name" "v$ver" "unavailable ($(took "$t")): stacks that use it cannot run on this engine"
-  for x in "${tried[@]}"; do echo "engine:   tried $x"; done
+  # The source: the tagged provider module where served, else the pinned commit.
+  fetch "$tagged" "v$ver"
+  src_mod=$tagged src_ver=v$ver src_dir=$mdir tagged_why=${why%%$'\n'*}
+  if [ -z "$src_dir" ] && [ -n "$(pinned_source "$name")" ]; then
+    read -r src_mod src_ver <<<"$(pinned_source "$name")"
+    fetch "$src_mod" "$src_ver"
+    src_dir=$mdir
+  fi
+  bin="$cache/pulumi-resource-$name-v$ver-${src_ver//\//_}/pulumi-resource-$name"
+  plugin="$out/home/plugins/resource-$name-v$ver/pulumi-resource-$name"
+  from="from $src_mod@$src_ver"
+  if [ -x "$bin" ]; then
+    state=cached
+  elif [ -n "$src_dir" ]; then
+    build_provider "$name" "$ver" "$src_dir" "$bin" || exit 1
+    state=built
+  else
+    line "pulumi-resource-$name" "v$ver" "unavailable ($(took "$t")): stacks that use it cannot run on this engine"
+    echo "engine:   tried $tagged@v$ver: $tagged_why"
+    continue
+  fi
+  mkdir -p "$(dirname "$plugin")"
+  [ "$plugin" -ef "$bin" ] || ln -sfn "$bin" "$plugin"
+  line "pulumi-resource-$name" "v$ver" "$state ($(took "$t")) $from"
 done
 
 cat >"$out/env" <<EOF
