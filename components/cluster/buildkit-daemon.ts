@@ -118,7 +118,7 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
             args.existingCluster === undefined
                 ? podSecurityLabels(level)
                 : // (read with the secret kubeconfig; the labels themselves are not secret)
-                  pulumi.unsecret(pulumi.output(args.existingCluster).apply((kubeconfig) => admittingLabels(kubeconfig, ns, level)));
+                  pulumi.unsecret(pulumi.output(args.existingCluster).apply((kubeconfig) => admittingLabels(kubeconfig, ns, level, this)));
         const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: ns, labels } }, k);
         const inNs = { ...k, dependsOn: [namespace] };
         const meta = (n: string) => ({ name: n, namespace: ns, labels: { ...daemonLabels } });

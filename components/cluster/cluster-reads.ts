@@ -28,11 +28,17 @@ export const clusterReads = { namespaceLabels: readNamespaceLabels };
 /**
  * The daemon's namespace labels for a cluster brought along, after checking that namespace `ns`, if it
  * exists, does not refuse pods of `level`: a refusal throws its message (naming cluster.namespace and the
- * label), which fails the preview on the Namespace.
+ * label) as an error of `at`, without a stack (the engine prints it as the error of that resource), which
+ * fails the preview.
  */
-export async function admittingLabels(kubeconfig: string, ns: string, level: PodSecurityLevel): Promise<Record<string, string>> {
+export async function admittingLabels(
+    kubeconfig: string,
+    ns: string,
+    level: PodSecurityLevel,
+    at: pulumi.Resource,
+): Promise<Record<string, string>> {
     const existing = await clusterReads.namespaceLabels(kubeconfig, ns);
     const refusal = existing === undefined ? undefined : namespaceRefusal(ns, existing, level);
-    if (refusal !== undefined) throw new Error(refusal);
+    if (refusal !== undefined) throw new pulumi.ResourceError(refusal, at, true);
     return podSecurityLabels(level);
 }
