@@ -5,8 +5,10 @@
  * client-admin in group system:masters, service.key) and the flags k3s gives it that matter to what is
  * tested: `--allow-privileged`, Node,RBAC authorization, `--anonymous-auth=false`, NodeRestriction, and Pod
  * Security admission as every server has it built in (no configuration: namespaces' labels decide).
- * No controller manager runs: what it would do for a test (a namespace's `default` ServiceAccount) the
- * test does through the API.
+ * With `controllers`, kube-controller-manager runs too (the StatefulSet, Job, Endpoints and ServiceAccount
+ * controllers, among all its defaults; not the node lifecycle controller, which would evict pods from a node
+ * with no kubelet), and test/harness/node-standin.ts plays the scheduler and the kubelet of one node.
+ * Without, what a controller would do for a test (a namespace's `default` ServiceAccount) the test does.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +17,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_VERSIONS } from "../../components/config";
+import { standInNode } from "./node-standin";
 
 export interface KubeApiServer {
     /** `https://127.0.0.1:<port>`. */
@@ -92,8 +95,13 @@ function k3sTls(tls: string): void {
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
-/** Starts etcd and kube-apiserver; resolves once `/readyz` answers ok. */
-export async function startKubeApiServer(): Promise<KubeApiServer> {
+export interface KubeApiServerOptions {
+    /** Runs kube-controller-manager and one node, `k3s-server`, whose kubelet and scheduler a stand-in plays. */
+    readonly controllers?: boolean;
+}
+
+/** Starts etcd and kube-apiserver (and the controllers); resolves once `/readyz` answers ok. */
+export async function startKubeApiServer(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
     const bin = kubeApiServerBinaries();
     const dir = mkdtempSync(join(tmpdir(), "k3sbk-apiserver-"));
     const tls = join(dir, "server", "tls");
@@ -175,7 +183,11 @@ users:
                     ca: r("server-ca.crt"),
                     cert: r("client-admin.crt"),
                     key: r("client-admin.key"),
-                    headers: { Accept: "application/json", ...(data === undefined ? {} : { "Content-Type": contentType }) },
+                    // (Content-Length: Node sends a DELETE's body without it, and the server would read none)
+                    headers: {
+                        Accept: "application/json",
+                        ...(data === undefined ? {} : { "Content-Type": contentType, "Content-Length": Buffer.byteLength(data) }),
+                    },
                     timeout: 30_000,
                 },
                 (res) => {
@@ -197,7 +209,9 @@ users:
             req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer`)));
             req.end(data);
         });
+    let stopNode = () => Promise.resolve();
     const stop = async () => {
+        await stopNode();
         for (const p of procs.reverse()) {
             p.kill("SIGTERM");
             await new Promise((res) => (p.exitCode === null ? p.once("exit", res) : res(undefined)));
@@ -216,5 +230,28 @@ users:
         await new Promise((res) => setTimeout(res, 500));
     }
     const version = ((await call("GET", "/version")).body as { gitVersion: string }).gitVersion;
+    if (options.controllers === true) {
+        const kubeconfigFile = join(dir, "cred", "admin.kubeconfig");
+        mkdirSync(join(dir, "cred"), { recursive: true });
+        writeFileSync(kubeconfigFile, kubeconfig, { mode: 0o600 });
+        start(join(bin, "kube-controller-manager"), [
+            `--kubeconfig=${kubeconfigFile}`,
+            `--authentication-kubeconfig=${kubeconfigFile}`,
+            `--authorization-kubeconfig=${kubeconfigFile}`,
+            "--bind-address=127.0.0.1",
+            `--secure-port=${await freePort()}`,
+            "--leader-elect=false",
+            "--controllers=*,-node-lifecycle-controller",
+            `--service-account-private-key-file=${join(tls, "service.key")}`,
+            `--root-ca-file=${join(tls, "server-ca.crt")}`,
+            `--cluster-signing-cert-file=${join(tls, "client-ca.crt")}`,
+            `--cluster-signing-key-file=${join(tls, "client-ca.key")}`,
+            "--use-service-account-credentials=false",
+            "--concurrent-statefulset-syncs=2",
+            "--profiling=false",
+            "--v=0",
+        ]);
+        stopNode = await standInNode(call, "k3s-server", version);
+    }
     return { url, kubeconfig, version, call, stop };
 }

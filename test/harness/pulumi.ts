@@ -240,7 +240,7 @@ export class PulumiCli {
     lastRefreshDiffs: Record<string, string[]> = {};
 
     /** Every resource's outputs in state, by name (secrets decrypted in memory: compared, never printed). */
-    private async resourceOutputs(): Promise<Map<string, Record<string, unknown>>> {
+    async resourceOutputs(): Promise<Map<string, Record<string, unknown>>> {
         const r = await this.cli(["stack", "export", "--show-secrets", "--stack", this.stack], true);
         this.outputsSeen.pop();
         const doc = JSON.parse(r.out.slice(r.out.indexOf("{"))) as {

@@ -1,0 +1,145 @@
+/**
+ * The scheduler and the kubelet of one node, played through the real API server where neither can run (no
+ * kubelet runs pods on this machine). What the controllers and the Kubernetes provider read is written the
+ * way the real components write it:
+ * - the Node, registered with its kubelet version and a Ready condition (as the kubelet registers);
+ * - every pending pod bound to it through the `binding` subresource (as the scheduler binds);
+ * - a bound pod that is not a Job's: Running, an IP of the pod range, every container running and ready, the
+ *   Ready condition true (as the kubelet reports a started pod) — kube-controller-manager then counts it as
+ *   a ready replica and puts its IP in its Services' Endpoints;
+ * - a pod being deleted: removed once its grace begins, as the kubelet does once its containers stopped.
+ * A Job's pods are left Pending to their test, which writes how they ended (test/harness/pod.ts).
+ */
+import type { KubeApiServer } from "./kube-apiserver";
+
+interface Pod {
+    metadata: {
+        name: string;
+        namespace: string;
+        deletionTimestamp?: string;
+        ownerReferences?: { kind: string }[];
+    };
+    spec: { nodeName?: string; containers: { name: string; image: string }[] };
+    status?: { phase?: string; podIP?: string };
+}
+
+/** Registers `node` and serves it until the returned stop is called. */
+export async function standInNode(call: KubeApiServer["call"], node: string, kubeletVersion: string): Promise<() => Promise<void>> {
+    const created = await call("POST", "/api/v1/nodes", {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: node, labels: { "kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64" } },
+    });
+    if (created.status !== 201) throw new Error(`registering node ${node}: ${created.status} ${JSON.stringify(created.body)}`);
+    const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    const nodeStatus = await call(
+        "PATCH",
+        `/api/v1/nodes/${node}/status`,
+        JSON.stringify({
+            status: {
+                conditions: [
+                    {
+                        type: "Ready",
+                        status: "True",
+                        reason: "KubeletReady",
+                        message: "kubelet is posting ready status",
+                        lastHeartbeatTime: now(),
+                        lastTransitionTime: now(),
+                    },
+                ],
+                addresses: [
+                    { type: "InternalIP", address: "127.0.0.1" },
+                    { type: "Hostname", address: node },
+                ],
+                capacity: { cpu: "2", memory: "24Gi", pods: "110" },
+                allocatable: { cpu: "2", memory: "24Gi", pods: "110" },
+                nodeInfo: {
+                    kubeletVersion,
+                    kubeProxyVersion: kubeletVersion,
+                    containerRuntimeVersion: "containerd://2.1.5-k3s1",
+                    operatingSystem: "linux",
+                    architecture: "amd64",
+                    osImage: "Debian GNU/Linux 12 (bookworm)",
+                    kernelVersion: "6.1.0",
+                    machineID: "",
+                    systemUUID: "",
+                    bootID: "",
+                },
+            },
+        }),
+        "application/strategic-merge-patch+json",
+    );
+    if (nodeStatus.status !== 200) throw new Error(`node ${node} status: ${nodeStatus.status} ${JSON.stringify(nodeStatus.body)}`);
+
+    let nextIp = 10;
+    const step = async () => {
+        const list = await call("GET", "/api/v1/pods");
+        for (const pod of (list.body as { items?: Pod[] }).items ?? []) {
+            const { name, namespace } = pod.metadata;
+            const at = `/api/v1/namespaces/${namespace}/pods/${name}`;
+            if (pod.metadata.deletionTimestamp !== undefined) {
+                if (pod.spec.nodeName === node) await call("DELETE", at, { gracePeriodSeconds: 0 });
+                continue;
+            }
+            if (pod.spec.nodeName === undefined) {
+                if (pod.status?.phase === "Pending" || pod.status?.phase === undefined) {
+                    await call("POST", `${at}/binding`, {
+                        apiVersion: "v1",
+                        kind: "Binding",
+                        metadata: { name },
+                        target: { kind: "Node", name: node },
+                    });
+                }
+                continue;
+            }
+            if (pod.spec.nodeName !== node || pod.status?.podIP !== undefined) continue;
+            if ((pod.metadata.ownerReferences ?? []).some((o) => o.kind === "Job")) continue;
+            const ip = `10.42.0.${nextIp++}`;
+            const t = now();
+            const ready = (type: string) => ({ type, status: "True", lastTransitionTime: t });
+            await call(
+                "PATCH",
+                `${at}/status`,
+                JSON.stringify({
+                    status: {
+                        phase: "Running",
+                        hostIP: "127.0.0.1",
+                        hostIPs: [{ ip: "127.0.0.1" }],
+                        podIP: ip,
+                        podIPs: [{ ip }],
+                        startTime: t,
+                        conditions: [
+                            ready("PodReadyToStartContainers"),
+                            ready("Initialized"),
+                            ready("Ready"),
+                            ready("ContainersReady"),
+                            ready("PodScheduled"),
+                        ],
+                        containerStatuses: pod.spec.containers.map((c) => ({
+                            name: c.name,
+                            image: c.image,
+                            imageID: "",
+                            containerID: `containerd://${name}-${c.name}`,
+                            ready: true,
+                            started: true,
+                            restartCount: 0,
+                            state: { running: { startedAt: t } },
+                        })),
+                    },
+                }),
+                "application/strategic-merge-patch+json",
+            );
+        }
+    };
+    let running = true;
+    const loop = (async () => {
+        while (running) {
+            await step().catch(() => undefined);
+            await new Promise((res) => setTimeout(res, 300));
+        }
+    })();
+    return async () => {
+        running = false;
+        await loop;
+    };
+}
