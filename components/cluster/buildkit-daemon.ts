@@ -174,7 +174,7 @@ export class BuildkitDaemon extends pulumi.ComponentResource {
             `${name}-statefulset`,
             {
                 metadata: meta(DAEMON_NAME),
-                spec: tlsHash.apply((h) => statefulSetSpec({ ...specInputs, tlsHash: h })),
+                spec: statefulSetSpec({ ...specInputs, tlsHash }),
             },
             { ...k, dependsOn: [namespace, configMap, serverSecret] },
         );

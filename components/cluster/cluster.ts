@@ -65,6 +65,11 @@ export class Cluster extends pulumi.ComponentResource {
             {
                 kubeconfig: args.kubeconfig,
                 enableServerSideApply: true,
+                // A changed Secret or ConfigMap (a renewed certificate, a new buildkitd.toml) is updated in place; the
+                // pods roll onto it through their template's hash annotations, one at a time. The provider's default
+                // replaces them instead: with their fixed names, deleted first, the running pods' volumes gone under them.
+                enableSecretMutable: true,
+                enableConfigMapMutable: true,
                 ...(args.clusterIdentifier === undefined ? {} : { clusterIdentifier: args.clusterIdentifier }),
             },
             moved(this, "pulumi:providers:kubernetes", "cluster"),

@@ -4,6 +4,7 @@
  * renderer as the hosts'), and the TLS plan its certificates follow.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import type { ResolvedConfig } from "../config";
 import { DAEMON_NAME, DAEMON_PORT } from "../builds/daemon";
 import { hasOwnGcPolicy, renderBuildkitdToml } from "../render/buildkitd-toml";
@@ -100,8 +101,12 @@ export interface StatefulSetInputs {
     readonly tlsSecretName: string;
     /** Checksum of the ConfigMap data: a change rolls the pods. */
     readonly configHash: string;
-    /** sha256 of the server certificate and the CA: a renewal changes it, and so rolls the pods onto the new certificate. */
-    readonly tlsHash: string;
+    /**
+     * sha256 of the server certificate and the CA: a renewal changes it, and so rolls the pods onto the new
+     * certificate. An Output in the program: only this annotation is unknown in a preview, not the whole spec
+     * (an unknown spec makes the provider preview a replacement of the StatefulSet, as the real one did).
+     */
+    readonly tlsHash: pulumi.Input<string>;
     /** hostPath for state when no storageClass is set. */
     readonly hostStatePath: string;
     /** Longest a stopping pod waits for its running builds (`buildkit.buildGraceSeconds`). @default 0 */
