@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 installer=${K3SBK_INSTALL_DEPS:-scripts/install-test-deps.sh}
 missing=()
-for tool in shellcheck systemd-analyze systemd-nspawn debootstrap ssh-keygen bwrap docker-registry htpasswd openssl busybox; do
+for tool in shellcheck systemd-analyze systemd-nspawn debootstrap ssh-keygen bwrap docker-registry htpasswd openssl busybox faketime; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 # Go is not a Debian package here (bookworm's is too old): the tests build BuildKit and kube-apiserver, and the real-host

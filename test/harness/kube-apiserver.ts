@@ -49,14 +49,18 @@ const freePort = () =>
         });
     });
 
-/** k3s's server/tls layout, made with openssl: two CAs, the serving certificate, the admin client, the service-account key. */
+/**
+ * k3s's server/tls layout, made with openssl: two CAs, the serving certificate, the admin client, the
+ * service-account key; valid as long as k3s makes them (CAs 10 years, leaves one year), so a client whose
+ * clock is moved on (the certificate renewal scenario) still trusts the server.
+ */
 function k3sTls(tls: string): void {
     mkdirSync(tls, { recursive: true });
     const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: tls, stdio: ["ignore", "ignore", "pipe"] });
     const key = (name: string) => ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
     const ca = (name: string) => {
         key(name);
-        ssl("req", "-x509", "-new", "-key", `${name}.key`, "-out", `${name}.crt`, "-days", "2", "-subj", `/CN=k3s-${name}@1`);
+        ssl("req", "-x509", "-new", "-key", `${name}.key`, "-out", `${name}.crt`, "-days", "3650", "-subj", `/CN=k3s-${name}@1`);
     };
     writeFileSync(
         join(tls, "ext.cnf"),
@@ -79,7 +83,7 @@ function k3sTls(tls: string): void {
             "-out",
             `${name}.crt`,
             "-days",
-            "2",
+            "365",
             "-extfile",
             "ext.cnf",
             "-extensions",

@@ -64,6 +64,8 @@ export class PulumiCli {
     readonly dir = mkdtempSync(join(tmpdir(), "k3sbk-engine-"));
     readonly stack: string;
     private readonly env: NodeJS.ProcessEnv;
+    /** Added to the CLI's environment for the runs that follow (a moved clock for its Node processes, say). */
+    extraEnv: NodeJS.ProcessEnv = {};
     private readonly configFile: string;
     private readonly secretsSet = new Map<string, string>();
     private readonly outputsSeen: string[] = [];
@@ -127,7 +129,10 @@ export class PulumiCli {
      */
     async cli(args: readonly string[], check: boolean, input?: string): Promise<{ status: number; out: string }> {
         const { status, out } = await new Promise<{ status: number; out: string }>((resolve, reject) => {
-            const child = spawn("pulumi", [...args, "--non-interactive", "--color", "never"], { cwd: this.programDir, env: this.env });
+            const child = spawn("pulumi", [...args, "--non-interactive", "--color", "never"], {
+                cwd: this.programDir,
+                env: { ...this.env, ...this.extraEnv },
+            });
             const chunks: Buffer[] = [];
             child.stdout.on("data", (d: Buffer) => chunks.push(d));
             child.stderr.on("data", (d: Buffer) => chunks.push(d));

@@ -194,6 +194,55 @@ describe("the cluster layer against a real API server", () => {
         );
     });
 
+    it("340 days on, the leaf certificates are due: up re-issues them under the same CA and the StatefulSet rolls its pod", async () => {
+        type Sts = {
+            spec: { template: { metadata: { annotations: Record<string, string> } } };
+            status: { readyReplicas?: number; currentRevision?: string; updateRevision?: string };
+        };
+        type Pod = { metadata: { name: string; uid: string } };
+        const stsPath = "/apis/apps/v1/namespaces/buildkit/statefulsets/buildkitd";
+        const before = await get<Sts>(stsPath);
+        const podBefore = await get<Pod>("/api/v1/namespaces/buildkit/pods/buildkitd-0");
+        const tlsBefore = (await cli.resourceOutputs()).get("buildkitd-tls") as { certs: Record<string, string> };
+        // The clock of the engine's Node processes (the program and its dynamic providers) moved on by
+        // libfaketime; the Go engine, the Kubernetes provider and the API server keep the real one.
+        cli.extraEnv = { LD_PRELOAD: "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", FAKETIME: "+340d", DONT_FAKE_MONOTONIC: "1" };
+        const preview = await cli.preview(config, SECRETS);
+        const up = await cli.up(config, SECRETS);
+        cli.extraEnv = {};
+        assert.deepEqual(up.failures, [], up.log.slice(-4000));
+        assert.equal(preview.status, 0);
+        // What a reviewer sees in the pull request: updates, no replacement.
+        assert.deepEqual(preview.replaced, []);
+        console.log(
+            `# renewal: preview ${JSON.stringify(preview.ops)} (replace: ${preview.replaced.join(", ")}); up ran ${up.executed.join(", ")}; replaced ${up.replaced.join(", ")}`,
+        );
+        assert.deepEqual(
+            [...up.executed].sort(),
+            ["buildkitd-client-tls", "buildkitd-server-tls", "buildkitd-statefulset", "buildkitd-tls"].sort(),
+        );
+        // Rolled, not replaced: a replaced StatefulSet would take every replica down at once.
+        assert.ok(!up.replaced.includes("buildkitd-statefulset"), `replaced: ${up.replaced.join(", ")}`);
+        const tlsAfter = (await cli.resourceOutputs()).get("buildkitd-tls") as { certs: Record<string, string> };
+        assert.equal(tlsAfter.certs.ca, tlsBefore.certs.ca, "the CA is kept");
+        assert.notEqual(tlsAfter.certs.server, tlsBefore.certs.server);
+        assert.notEqual(tlsAfter.certs.client, tlsBefore.certs.client);
+        // The real StatefulSet controller rolled the pod onto the new certificates.
+        const after = await get<Sts>(stsPath);
+        const podAfter = await get<Pod>("/api/v1/namespaces/buildkit/pods/buildkitd-0");
+        assert.notEqual(
+            after.spec.template.metadata.annotations["k3s-buildkit/tls-sha256"],
+            before.spec.template.metadata.annotations["k3s-buildkit/tls-sha256"],
+        );
+        assert.notEqual(after.status.updateRevision, before.status.updateRevision);
+        assert.equal(after.status.currentRevision, after.status.updateRevision);
+        assert.equal(after.status.readyReplicas, 1);
+        assert.notEqual(podAfter.metadata.uid, podBefore.metadata.uid, "buildkitd-0 was replaced");
+        console.log(
+            `# renewal rolled buildkitd: revision ${before.status.updateRevision} -> ${after.status.updateRevision}, pod ${podBefore.metadata.uid} -> ${podAfter.metadata.uid}`,
+        );
+    });
+
     it("a namespace that enforces restricted: the preview refuses it, and so does the server's admission", async () => {
         const created = await api.call("POST", "/api/v1/namespaces", {
             metadata: { name: "strict", labels: { "pod-security.kubernetes.io/enforce": "restricted" } },

@@ -20,6 +20,7 @@ const TOOLS = [
     "htpasswd",
     "openssl",
     "busybox",
+    "faketime",
     "go",
 ];
 const dir = mkdtempSync(join(tmpdir(), "prereqs-"));
