@@ -11,8 +11,7 @@ export default tseslint.config(
     {
         languageOptions: {
             parserOptions: {
-                // The API double is plain JavaScript run by a bare node inside a test machine.
-                projectService: { allowDefaultProject: ["test/fixtures/*.mjs"] },
+                projectService: true,
                 tsconfigRootDir: import.meta.dirname,
             },
         },

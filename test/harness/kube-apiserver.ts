@@ -54,7 +54,7 @@ const freePort = () =>
  * service-account key; valid as long as k3s makes them (CAs 10 years, leaves one year), so a client whose
  * clock is moved on (the certificate renewal scenario) still trusts the server.
  */
-function k3sTls(tls: string): void {
+export function k3sTls(tls: string, extraDnsNames: readonly string[] = []): void {
     mkdirSync(tls, { recursive: true });
     const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: tls, stdio: ["ignore", "ignore", "pipe"] });
     const key = (name: string) => ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
@@ -64,7 +64,7 @@ function k3sTls(tls: string): void {
     };
     writeFileSync(
         join(tls, "ext.cnf"),
-        "[serving]\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n" +
+        `[serving]\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc${extraDnsNames.map((n) => `,DNS:${n}`).join("")}\nextendedKeyUsage=serverAuth\n` +
             "[client]\nextendedKeyUsage=clientAuth\n",
     );
     const leaf = (name: string, signer: string, subj: string, ext: string) => {
@@ -99,6 +99,70 @@ function k3sTls(tls: string): void {
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
+/** etcd's flags: one member on loopback, its data in `dataDir`. */
+export function etcdArgs(dataDir: string, clientPort: number, peerPort: number): string[] {
+    return [
+        `--data-dir=${dataDir}`,
+        `--listen-client-urls=http://127.0.0.1:${clientPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${clientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+        "--log-level=warn",
+    ];
+}
+
+/** kube-apiserver's flags as k3s gives them (those that matter here), on 127.0.0.1:`securePort`; `server` holds tls/ as k3sTls lays it out. */
+export function kubeApiServerArgs(server: string, etcdPort: number, securePort: number): string[] {
+    const tls = join(server, "tls");
+    return [
+        `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${securePort}`,
+        `--cert-dir=${join(server, "cert-dir")}`,
+        `--tls-cert-file=${join(tls, "serving-kube-apiserver.crt")}`,
+        `--tls-private-key-file=${join(tls, "serving-kube-apiserver.key")}`,
+        `--client-ca-file=${join(tls, "client-ca.crt")}`,
+        `--service-account-key-file=${join(tls, "service.key")}`,
+        `--service-account-signing-key-file=${join(tls, "service.key")}`,
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        "--api-audiences=https://kubernetes.default.svc.cluster.local,k3s",
+        "--service-cluster-ip-range=10.43.0.0/16",
+        "--allow-privileged=true",
+        "--anonymous-auth=false",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        "--profiling=false",
+        "--v=0",
+    ];
+}
+
+/** The admin kubeconfig as k3s writes k3s.yaml: the server CA inline, the client-admin certificate and key. */
+export function adminKubeconfig(tls: string, url: string): string {
+    const r = (f: string) => readFileSync(join(tls, f), "utf8");
+    return `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: ${b64(r("server-ca.crt"))}
+    server: ${url}
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {}
+users:
+- name: default
+  user:
+    client-certificate-data: ${b64(r("client-admin.crt"))}
+    client-key-data: ${b64(r("client-admin.key"))}
+`;
+}
+
 export interface KubeApiServerOptions {
     /** Runs kube-controller-manager and one node, `k3s-server`, whose kubelet and scheduler a stand-in plays. */
     readonly controllers?: boolean;
@@ -125,58 +189,11 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     };
     // A test process that dies without its after() still takes the servers with it.
     process.once("exit", () => procs.forEach((p) => p.kill("SIGKILL")));
-    start(join(bin, "etcd"), [
-        `--data-dir=${join(dir, "server", "db", "etcd")}`,
-        `--listen-client-urls=http://127.0.0.1:${client}`,
-        `--advertise-client-urls=http://127.0.0.1:${client}`,
-        `--listen-peer-urls=http://127.0.0.1:${peer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
-        `--initial-cluster=default=http://127.0.0.1:${peer}`,
-        "--log-level=warn",
-    ]);
-    start(join(bin, "kube-apiserver"), [
-        `--etcd-servers=http://127.0.0.1:${client}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--secure-port=${secure}`,
-        `--cert-dir=${join(dir, "server", "cert-dir")}`,
-        `--tls-cert-file=${join(tls, "serving-kube-apiserver.crt")}`,
-        `--tls-private-key-file=${join(tls, "serving-kube-apiserver.key")}`,
-        `--client-ca-file=${join(tls, "client-ca.crt")}`,
-        `--service-account-key-file=${join(tls, "service.key")}`,
-        `--service-account-signing-key-file=${join(tls, "service.key")}`,
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        "--api-audiences=https://kubernetes.default.svc.cluster.local,k3s",
-        "--service-cluster-ip-range=10.43.0.0/16",
-        "--allow-privileged=true",
-        "--anonymous-auth=false",
-        "--authorization-mode=Node,RBAC",
-        "--enable-admission-plugins=NodeRestriction",
-        "--profiling=false",
-        "--v=0",
-    ]);
+    start(join(bin, "etcd"), etcdArgs(join(dir, "server", "db", "etcd"), client, peer));
+    start(join(bin, "kube-apiserver"), kubeApiServerArgs(join(dir, "server"), client, secure));
     const r = (f: string) => readFileSync(join(tls, f), "utf8");
     const url = `https://127.0.0.1:${secure}`;
-    const kubeconfig = `apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: ${b64(r("server-ca.crt"))}
-    server: ${url}
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-kind: Config
-preferences: {}
-users:
-- name: default
-  user:
-    client-certificate-data: ${b64(r("client-admin.crt"))}
-    client-key-data: ${b64(r("client-admin.key"))}
-`;
+    const kubeconfig = adminKubeconfig(tls, url);
     const call: KubeApiServer["call"] = (method, path, body, contentType = "application/json") =>
         new Promise((resolve, reject) => {
             const data = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);

@@ -1,22 +1,22 @@
 /**
  * The Kubernetes API behind a bastion, on real hosts (npm run test:host): a server machine on a network of
  * its own (a veth pair: this host reaches it only at 10.231.0.2, and its loopback is its own) and a bastion
- * machine on this host's network. On the server, a TEST DOUBLE of the API's HTTPS endpoint
- * (test/fixtures/api-double.mjs) listens on 127.0.0.1:6443 with a certificate for the stack's apiAddress
- * only, signed by a test CA. The program's access path (components/host/tunnel.ts: one SSH session through
+ * machine on this host's network. On the server, the REAL kube-apiserver and etcd (built from their Go
+ * modules, test/harness/kube-apiserver.ts) listen on its own 127.0.0.1:6443, with certificates laid out as
+ * k3s lays them out, the serving one also for the stack's apiAddress. The program's access path (components/host/tunnel.ts: one SSH session through
  * the bastion; components/host/kubeconfig.ts: the kubeconfig pointed at it; components/builds/kube-client.ts,
  * what build results read the API with) reaches it, TLS verified; nothing reaches it without the tunnel.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { stringify } from "yaml";
 import { kubeAccess, kubeGet, kubeGetText } from "../../components/builds/kube-client";
 import { tunnelKubeconfig } from "../../components/host/kubeconfig";
 import { apiTunnel, openApiTunnel } from "../../components/host/tunnel";
+import { adminKubeconfig, etcdArgs, k3sTls, kubeApiServerArgs, kubeApiServerBinaries } from "../harness/kube-apiserver";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
 
 const API_NAME = "api.test.internal";
@@ -24,6 +24,7 @@ let bastion: Machine;
 let server: Machine;
 let keyDir: string;
 let kubeconfig: string;
+let builtVersion: string;
 
 before(async () => {
     keyDir = mkdtempSync(join(tmpdir(), "k3sbk-tunnel-"));
@@ -34,40 +35,26 @@ before(async () => {
         bindRepo: true,
         privateNetwork: { hostInterface: "k3sbk-tun0", hostAddress: "10.231.0.1", address: "10.231.0.2" },
     });
-    // A test CA and a serving certificate for the apiAddress only, as k3s's carries its tls-san.
-    execFileSync(
-        "bash",
-        [
-            "-euc",
-            `cd ${keyDir}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -out req.csr -subj /CN=kube-apiserver 2>/dev/null
-openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile <(printf 'subjectAltName=DNS:${API_NAME}') 2>/dev/null`,
-        ],
-        { stdio: "pipe" },
+    // The real kube-apiserver and etcd (built from their Go modules) run on the server, on its own loopback:
+    // certificates laid out as k3s lays them out, the serving one also for the stack's apiAddress.
+    const bin = kubeApiServerBinaries();
+    builtVersion = basename(bin).replace(/^kube-apiserver-/, "");
+    mkdirSync(join(server.root, "opt"), { recursive: true });
+    execFileSync("cp", ["-r", bin, join(server.root, "opt/kube")]);
+    const tls = join(server.root, "var/lib/kube/server/tls");
+    k3sTls(tls, [API_NAME]);
+    const inMachine = (args: string[]) =>
+        args
+            .map((a) => a.replaceAll(server.root, ""))
+            .map((a) => `'${a}'`)
+            .join(" ");
+    await server.exec(`systemd-run --quiet --unit etcd /opt/kube/etcd ${inMachine(etcdArgs("/var/lib/kube/server/db/etcd", 2379, 2380))}`);
+    await server.exec(
+        `systemd-run --quiet --unit kube-apiserver /opt/kube/kube-apiserver ${inMachine(kubeApiServerArgs(join(server.root, "var/lib/kube/server"), 2379, 6443))}`,
     );
-    const dir = join(server.root, "root/api-double");
-    mkdirSync(dir, { recursive: true });
-    for (const f of ["cert.pem", "key.pem"]) execFileSync("cp", [join(keyDir, f), join(dir, f)]);
-    await server.exec("systemd-run --quiet --unit api-double /usr/local/bin/node /repo/test/fixtures/api-double.mjs /root/api-double");
-    await server.exec("for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/6443) 2>/dev/null && exit 0; sleep 0.1; done; exit 1");
-    // The kubeconfig as the program reads it off the first server: the real address, the cluster's CA.
-    kubeconfig = stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-            {
-                name: "default",
-                cluster: {
-                    server: `https://${API_NAME}:6443`,
-                    "certificate-authority-data": readFileSync(join(keyDir, "ca.pem")).toString("base64"),
-                },
-            },
-        ],
-        users: [{ name: "default", user: { token: "test-token" } }],
-        contexts: [{ name: "default", context: { cluster: "default", user: "default" } }],
-        "current-context": "default",
-    });
+    await server.exec("for i in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/6443) 2>/dev/null && exit 0; sleep 0.2; done; exit 1");
+    // The kubeconfig as the program reads it off the first server (k3s.yaml): the real address, the cluster's CA.
+    kubeconfig = adminKubeconfig(tls, `https://${API_NAME}:6443`);
 });
 after(async () => {
     await server?.stop();
@@ -89,8 +76,14 @@ describe("the API of a server behind a bastion", () => {
     it("is reached through the tunnel (one SSH session through the bastion), TLS verified against the apiAddress", async () => {
         const tunnel = await apiTunnel(target(), 0);
         const viaTunnel = tunnelKubeconfig(kubeconfig, tunnel.port, API_NAME);
-        const version = await kubeGet<{ gitVersion: string }>(kubeAccess(viaTunnel), "/version");
-        assert.equal(version?.gitVersion, "v1.35.6+k3s1");
+        const access = kubeAccess(viaTunnel);
+        for (let i = 0; i < 300 && (await kubeGetText(access, "/readyz", 5000).catch(() => undefined)) !== "ok"; i++) {
+            await new Promise((res) => setTimeout(res, 200));
+        }
+        const version = await kubeGet<{ gitVersion: string }>(access, "/version");
+        assert.equal(version?.gitVersion, builtVersion);
+        // Authenticated as k3s.yaml's admin (the client certificate), through the same path.
+        assert.equal((await kubeGet<{ metadata: { name: string } }>(access, "/api/v1/namespaces/default"))?.metadata.name, "default");
         // The server's SSH peer is the bastion's sshd (its forward), not this process.
         const peers = execFileSync("ss", ["-Htnp", "state", "established", `( dport = :${server.port} )`], { encoding: "utf8" });
         assert.match(peers, /10\.231\.0\.2:\d+\s+users:\(\("sshd"/, peers);
@@ -99,7 +92,7 @@ describe("the API of a server behind a bastion", () => {
         assert.equal(await apiTunnel(target(), 0), await apiTunnel(target(), 0));
         for (let i = 0; i < 5; i++) assert.ok(await kubeGetText(kubeAccess(viaTunnel), "/version"));
         console.log(
-            `# API through the tunnel: 127.0.0.1:${tunnel.port} → bastion → root@10.231.0.2 → 127.0.0.1:6443, TLS name ${API_NAME}`,
+            `# API through the tunnel: 127.0.0.1:${tunnel.port} → bastion → root@10.231.0.2 → 127.0.0.1:6443 (kube-apiserver ${version?.gitVersion}), TLS name ${API_NAME}`,
         );
     });
 
