@@ -3,7 +3,8 @@
  * (scripts/kube-apiserver.sh, at the Kubernetes minor of the default k3s version), started on loopback
  * with certificates laid out as k3s lays them out (server/tls: server-ca, client-ca, serving-kube-apiserver,
  * client-admin in group system:masters, service.key) and the flags k3s gives it that matter to what is
- * tested: `--allow-privileged`, Node,RBAC authorization, `--anonymous-auth=false`, NodeRestriction, and Pod
+ * tested: `--allow-privileged`, Node,RBAC authorization, `--anonymous-auth=false`, NodeRestriction, the
+ * kubelet reached at its InternalIP first (`--kubelet-preferred-address-types`), and Pod
  * Security admission as every server has it built in (no configuration: namespaces' labels decide).
  * With `controllers`, kube-controller-manager runs too (the StatefulSet, Job, Endpoints and ServiceAccount
  * controllers, among all its defaults; not the node lifecycle controller, which would evict pods from a node
@@ -17,7 +18,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_VERSIONS } from "../../components/config";
-import { standInNode } from "./node-standin";
+import { type NodeStandIn, standInNode } from "./node-standin";
 
 export interface KubeApiServer {
     /** `https://127.0.0.1:<port>`. */
@@ -28,6 +29,8 @@ export interface KubeApiServer {
     readonly version: string;
     /** An API request as the admin; the body as JSON, or text when not JSON. */
     call(method: string, path: string, body?: unknown, contentType?: string): Promise<{ status: number; body: unknown }>;
+    /** With `controllers`: the one node, whose kubelet a stand-in plays. */
+    readonly node?: NodeStandIn;
     stop(): Promise<void>;
 }
 
@@ -133,6 +136,7 @@ export function kubeApiServerArgs(server: string, etcdPort: number, securePort: 
         "--anonymous-auth=false",
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
+        "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
         "--profiling=false",
         "--v=0",
     ];
@@ -230,9 +234,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
             req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer`)));
             req.end(data);
         });
-    let stopNode = () => Promise.resolve();
+    let node: NodeStandIn | undefined;
     const stop = async () => {
-        await stopNode();
+        await node?.stop();
         for (const p of procs.reverse()) {
             p.kill("SIGTERM");
             await new Promise((res) => (p.exitCode === null ? p.once("exit", res) : res(undefined)));
@@ -272,7 +276,10 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
             "--profiling=false",
             "--v=0",
         ]);
-        stopNode = await standInNode(call, "k3s-server", version);
+        node = await standInNode(call, "k3s-server", version, {
+            cert: join(tls, "serving-kube-apiserver.crt"),
+            key: join(tls, "serving-kube-apiserver.key"),
+        });
     }
-    return { url, kubeconfig, version, call, stop };
+    return { url, kubeconfig, version, call, node, stop };
 }

@@ -7,10 +7,79 @@
  * - a bound pod that is not a Job's: Running, an IP of the pod range, every container running and ready, the
  *   Ready condition true (as the kubelet reports a started pod) — kube-controller-manager then counts it as
  *   a ready replica and puts its IP in its Services' Endpoints;
- * - a pod being deleted: removed once its grace begins, as the kubelet does once its containers stopped.
- * A Job's pods are left Pending to their test, which writes how they ended (test/harness/pod.ts).
+ * - a pod being deleted: removed once its grace begins, as the kubelet does once its containers stopped;
+ * - containers' logs, served on the kubelet's HTTPS port (`/containerLogs/<ns>/<pod>/<container>`, with
+ *   `tailLines` and `follow`), which the API server's `pods/<name>/log` proxies to, as to a real kubelet.
+ *   Tests write them with `appendLog` and end them (the container exited) with `endLog`.
+ * A Job's pods are left Pending to their test, which writes how they ran and ended, as the kubelet would.
  */
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import type { KubeApiServer } from "./kube-apiserver";
+
+export interface NodeStandIn {
+    readonly name: string;
+    /** Appends to the log of pod `namespace/pod`'s (only) container. */
+    appendLog(namespace: string, pod: string, text: string): void;
+    /** The container exited: followers of its log get the end of the stream. */
+    endLog(namespace: string, pod: string): void;
+    stop(): Promise<void>;
+}
+
+/** The kubelet's log endpoint for the stand-in node: its port, and the stores tests write to. */
+async function kubeletLogs(certFile: string, keyFile: string) {
+    const logs = new Map<string, string>();
+    const followers = new Map<string, Set<ServerResponse>>();
+    const ended = new Set<string>();
+    const server: Server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
+        const url = new URL(req.url ?? "/", "https://kubelet");
+        const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/[^/]+$/.exec(url.pathname);
+        if (m === null) {
+            res.statusCode = 404;
+            res.end("not found");
+            return;
+        }
+        const key = `${m[1]}/${m[2]}`;
+        let text = logs.get(key) ?? "";
+        const tail = url.searchParams.get("tailLines");
+        if (tail !== null) {
+            const lines = text.split("\n");
+            const last = lines.at(-1) === "" ? lines.slice(0, -1) : lines;
+            text = last.slice(-Number(tail)).join("\n") + (last.length > 0 ? "\n" : "");
+        }
+        res.setHeader("Content-Type", "text/plain");
+        res.write(text);
+        if (url.searchParams.get("follow") !== "true" || ended.has(key)) {
+            res.end();
+            return;
+        }
+        const set = followers.get(key) ?? new Set();
+        set.add(res);
+        followers.set(key, set);
+        res.on("close", () => set.delete(res));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return {
+        port: (server.address() as AddressInfo).port,
+        append(key: string, text: string) {
+            logs.set(key, (logs.get(key) ?? "") + text);
+            for (const r of followers.get(key) ?? []) r.write(text);
+        },
+        end(key: string) {
+            ended.add(key);
+            for (const r of followers.get(key) ?? []) r.end();
+            followers.delete(key);
+        },
+        close: () =>
+            new Promise<void>((resolve) => {
+                for (const set of followers.values()) for (const r of set) r.end();
+                server.close(() => resolve());
+                server.closeAllConnections();
+            }),
+    };
+}
 
 interface Pod {
     metadata: {
@@ -23,8 +92,14 @@ interface Pod {
     status?: { phase?: string; podIP?: string };
 }
 
-/** Registers `node` and serves it until the returned stop is called. */
-export async function standInNode(call: KubeApiServer["call"], node: string, kubeletVersion: string): Promise<() => Promise<void>> {
+/** Registers `node` and serves it until stopped; its kubelet's serving certificate and key are the files given. */
+export async function standInNode(
+    call: KubeApiServer["call"],
+    node: string,
+    kubeletVersion: string,
+    serving: { cert: string; key: string },
+): Promise<NodeStandIn> {
+    const kubelet = await kubeletLogs(serving.cert, serving.key);
     const created = await call("POST", "/api/v1/nodes", {
         apiVersion: "v1",
         kind: "Node",
@@ -51,6 +126,8 @@ export async function standInNode(call: KubeApiServer["call"], node: string, kub
                     { type: "InternalIP", address: "127.0.0.1" },
                     { type: "Hostname", address: node },
                 ],
+                // The kubelet's HTTPS port: the API server proxies pods/log there.
+                daemonEndpoints: { kubeletEndpoint: { Port: kubelet.port } },
                 capacity: { cpu: "2", memory: "24Gi", pods: "110" },
                 allocatable: { cpu: "2", memory: "24Gi", pods: "110" },
                 nodeInfo: {
@@ -138,8 +215,14 @@ export async function standInNode(call: KubeApiServer["call"], node: string, kub
             await new Promise((res) => setTimeout(res, 300));
         }
     })();
-    return async () => {
-        running = false;
-        await loop;
+    return {
+        name: node,
+        appendLog: (namespace, pod, text) => kubelet.append(`${namespace}/${pod}`, text),
+        endLog: (namespace, pod) => kubelet.end(`${namespace}/${pod}`),
+        stop: async () => {
+            running = false;
+            await loop;
+            await kubelet.close();
+        },
     };
 }
