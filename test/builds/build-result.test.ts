@@ -17,6 +17,7 @@ import { parse, stringify } from "yaml";
 import { awaitBuild, buildResultProvider, type BuildResultOutputs } from "../../components/builds/build-result-provider";
 import { kubeAccess } from "../../components/builds/kube-client";
 import { type KubeApiServer, startKubeApiServer } from "../harness/kube-apiserver";
+import { type ContainerReport, reportContainers } from "../harness/node-standin";
 
 const DIGEST = `sha256:${"7e".repeat(32)}`;
 const METADATA = JSON.stringify({
@@ -72,45 +73,11 @@ async function podsOf(ns: string, job: string, count = 1): Promise<string[]> {
     throw new Error(`job ${ns}/${job}: no ${count} pods bound`);
 }
 
-const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
-
-/** The kubelet's report of the container: running, or ended with `exitCode` and the message it wrote. */
-async function containerState(ns: string, pod: string, state: { running: true } | { exitCode: number; message?: string }): Promise<void> {
-    const t = now();
-    const ended = "exitCode" in state;
-    const status = {
-        phase: ended ? (state.exitCode === 0 ? "Succeeded" : "Failed") : "Running",
-        startTime: t,
-        containerStatuses: [
-            {
-                name: "buildctl",
-                image: "docker.io/moby/buildkit:v0.33.1",
-                imageID: "",
-                ready: !ended,
-                started: !ended,
-                restartCount: 0,
-                state: ended
-                    ? {
-                          terminated: {
-                              exitCode: state.exitCode,
-                              reason: state.exitCode === 0 ? "Completed" : "Error",
-                              ...(state.message === undefined ? {} : { message: state.message }),
-                              startedAt: t,
-                              finishedAt: t,
-                          },
-                      }
-                    : { running: { startedAt: t } },
-            },
-        ],
-    };
-    const r = await api.call(
-        "PATCH",
-        `/api/v1/namespaces/${ns}/pods/${pod}/status`,
-        JSON.stringify({ status }),
-        "application/strategic-merge-patch+json",
-    );
-    assert.equal(r.status, 200, JSON.stringify(r.body));
-    if (ended) api.node?.endLog(ns, pod);
+/** The kubelet's report of the container (test/harness/node-standin.ts); an exit also ends its log. */
+async function containerState(ns: string, pod: string, report: ContainerReport): Promise<void> {
+    const r = await api.call("GET", `/api/v1/namespaces/${ns}/pods/${pod}`);
+    await reportContainers(api.call, r.body as Parameters<typeof reportContainers>[1], report);
+    if ("exitCode" in report) api.node?.endLog(ns, pod);
 }
 
 describe("kubeconfig access", () => {

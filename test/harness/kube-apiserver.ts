@@ -28,7 +28,7 @@ export interface KubeApiServer {
     /** `/version`'s gitVersion. */
     readonly version: string;
     /** An API request as the admin; the body as JSON, or text when not JSON. */
-    call(method: string, path: string, body?: unknown, contentType?: string): Promise<{ status: number; body: unknown }>;
+    readonly call: (method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: unknown }>;
     /** With `controllers`: the one node, whose kubelet a stand-in plays. */
     readonly node?: NodeStandIn;
     stop(): Promise<void>;

@@ -28,6 +28,72 @@ export interface NodeStandIn {
     stop(): Promise<void>;
 }
 
+/** What the kubelet reports of a pod's containers: running (and ready), or exited with a code and the message they wrote. */
+export type ContainerReport = { readonly running: true; readonly ip?: string } | { readonly exitCode: number; readonly message?: string };
+
+/** The pod's `status` as the kubelet writes it for `report` (one state for every container). */
+export function kubeletPodStatus(containers: readonly { name: string; image: string }[], podName: string, report: ContainerReport): object {
+    const t = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    const ended = "exitCode" in report;
+    const condition = (type: string, status: boolean) => ({
+        type,
+        status: status ? "True" : "False",
+        lastTransitionTime: t,
+        ...(ended && !status ? { reason: "PodCompleted" } : {}),
+    });
+    const ip = ended ? undefined : report.ip;
+    return {
+        phase: ended ? (report.exitCode === 0 ? "Succeeded" : "Failed") : "Running",
+        hostIP: "127.0.0.1",
+        hostIPs: [{ ip: "127.0.0.1" }],
+        ...(ip === undefined ? {} : { podIP: ip, podIPs: [{ ip }] }),
+        startTime: t,
+        conditions: [
+            condition("PodScheduled", true),
+            condition("Initialized", true),
+            condition("PodReadyToStartContainers", !ended),
+            condition("ContainersReady", !ended),
+            condition("Ready", !ended),
+        ],
+        containerStatuses: containers.map((c) => ({
+            name: c.name,
+            image: c.image,
+            imageID: "",
+            containerID: `containerd://${podName}-${c.name}`,
+            ready: !ended,
+            started: !ended,
+            restartCount: 0,
+            state: ended
+                ? {
+                      terminated: {
+                          exitCode: report.exitCode,
+                          reason: report.exitCode === 0 ? "Completed" : "Error",
+                          ...(report.message === undefined ? {} : { message: report.message }),
+                          startedAt: t,
+                          finishedAt: t,
+                      },
+                  }
+                : { running: { startedAt: t } },
+        })),
+    };
+}
+
+/** Writes {@link kubeletPodStatus} to the pod's `status` subresource, as the kubelet does. */
+export async function reportContainers(
+    call: KubeApiServer["call"],
+    pod: { metadata: { name: string; namespace: string }; spec: { containers: { name: string; image: string }[] } },
+    report: ContainerReport,
+): Promise<void> {
+    const { name, namespace } = pod.metadata;
+    const r = await call(
+        "PATCH",
+        `/api/v1/namespaces/${namespace}/pods/${name}/status`,
+        JSON.stringify({ status: kubeletPodStatus(pod.spec.containers, name, report) }),
+        "application/strategic-merge-patch+json",
+    );
+    if (r.status !== 200) throw new Error(`pod ${namespace}/${name} status: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
 /** The kubelet's log endpoint for the stand-in node: its port, and the stores tests write to. */
 async function kubeletLogs(certFile: string, keyFile: string) {
     const logs = new Map<string, string>();
@@ -171,41 +237,7 @@ export async function standInNode(
             }
             if (pod.spec.nodeName !== node || pod.status?.podIP !== undefined) continue;
             if ((pod.metadata.ownerReferences ?? []).some((o) => o.kind === "Job")) continue;
-            const ip = `10.42.0.${nextIp++}`;
-            const t = now();
-            const ready = (type: string) => ({ type, status: "True", lastTransitionTime: t });
-            await call(
-                "PATCH",
-                `${at}/status`,
-                JSON.stringify({
-                    status: {
-                        phase: "Running",
-                        hostIP: "127.0.0.1",
-                        hostIPs: [{ ip: "127.0.0.1" }],
-                        podIP: ip,
-                        podIPs: [{ ip }],
-                        startTime: t,
-                        conditions: [
-                            ready("PodReadyToStartContainers"),
-                            ready("Initialized"),
-                            ready("Ready"),
-                            ready("ContainersReady"),
-                            ready("PodScheduled"),
-                        ],
-                        containerStatuses: pod.spec.containers.map((c) => ({
-                            name: c.name,
-                            image: c.image,
-                            imageID: "",
-                            containerID: `containerd://${name}-${c.name}`,
-                            ready: true,
-                            started: true,
-                            restartCount: 0,
-                            state: { running: { startedAt: t } },
-                        })),
-                    },
-                }),
-                "application/strategic-merge-patch+json",
-            );
+            await reportContainers(call, pod, { running: true, ip: `10.42.0.${nextIp++}` });
         }
     };
     let running = true;

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startKubeApiServer, type KubeApiServer } from "../harness/kube-apiserver";
+import { reportContainers } from "../harness/node-standin";
 import { PulumiCli } from "../harness/pulumi";
 
 let api: KubeApiServer;
@@ -35,7 +36,7 @@ function completeJobPods(messageFor: (jobName: string) => string): () => Promise
         while (running) {
             const list = await api.call("GET", "/api/v1/namespaces/buildkit/pods").catch(() => undefined);
             type Pod = {
-                metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+                metadata: { name: string; namespace: string; labels?: Record<string, string>; deletionTimestamp?: string };
                 spec: { nodeName?: string; containers: { name: string; image: string }[] };
                 status: { phase?: string };
             };
@@ -48,38 +49,7 @@ function completeJobPods(messageFor: (jobName: string) => string): () => Promise
                     pod.metadata.deletionTimestamp !== undefined
                 )
                     continue;
-                const t = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-                const done = (type: string) => ({ type, status: "False", reason: "PodCompleted", lastTransitionTime: t });
-                await api.call(
-                    "PATCH",
-                    `/api/v1/namespaces/buildkit/pods/${pod.metadata.name}/status`,
-                    JSON.stringify({
-                        status: {
-                            phase: "Succeeded",
-                            startTime: t,
-                            podIP: "10.42.0.200",
-                            podIPs: [{ ip: "10.42.0.200" }],
-                            conditions: [
-                                done("Ready"),
-                                done("ContainersReady"),
-                                { type: "PodScheduled", status: "True", lastTransitionTime: t },
-                            ],
-                            containerStatuses: pod.spec.containers.map((c) => ({
-                                name: c.name,
-                                image: c.image,
-                                imageID: "",
-                                containerID: `containerd://${pod.metadata.name}-${c.name}`,
-                                ready: false,
-                                started: false,
-                                restartCount: 0,
-                                state: {
-                                    terminated: { exitCode: 0, reason: "Completed", message: messageFor(job), startedAt: t, finishedAt: t },
-                                },
-                            })),
-                        },
-                    }),
-                    "application/strategic-merge-patch+json",
-                );
+                await reportContainers(api.call, pod, { exitCode: 0, message: messageFor(job) });
             }
             await new Promise((res) => setTimeout(res, 300));
         }
