@@ -12,9 +12,12 @@ import { after, before, describe, it } from "node:test";
 import { startKubeApiServer, type KubeApiServer } from "../harness/kube-apiserver";
 import { reportContainers } from "../harness/node-standin";
 import { PulumiCli } from "../harness/pulumi";
+import { readStackConfig, SECRET } from "../../scripts/render";
+import { join } from "node:path";
 
 let api: KubeApiServer;
 let cli: PulumiCli;
+let ha: PulumiCli | undefined;
 let config: Record<string, unknown>;
 const SECRETS = ["kubeconfig"];
 let stopJobs = () => Promise.resolve();
@@ -22,7 +25,12 @@ let created: string[] = [];
 
 /** What BuildKit's metadata file holds after a push (`buildctl --metadata-file`), as the build Job copies it. */
 const DIGEST = `sha256:${"5e".repeat(32)}`;
-const buildMetadata = JSON.stringify({ "containerimage.digest": DIGEST, "image.name": "registry.test/platform/tools:1" });
+/** What BuildKit's metadata file holds after a push (`buildctl --metadata-file`), for the image the Job's `--output` names. */
+function buildMetadata(podSpec: unknown): string {
+    const name = /(?:^|[\s,"'])name=([^,"'\s\\]+)/.exec(JSON.stringify(podSpec))?.[1];
+    assert.ok(name !== undefined, `no image name in the build pod's command: ${JSON.stringify(podSpec).slice(0, 400)}`);
+    return JSON.stringify({ "containerimage.digest": DIGEST, "image.name": name });
+}
 /** What the cache report's script prints for one replica (test/cluster/cache-report.test.ts runs the script itself). */
 const cacheReport = JSON.stringify({ "buildkitd-0": { available: true, totalBytes: 3099559, reclaimableBytes: 1048576, records: 5 } });
 
@@ -30,7 +38,7 @@ const cacheReport = JSON.stringify({ "buildkitd-0": { available: true, totalByte
  * The kubelet's part for the Jobs' pods (the stand-in node leaves them pending): each container ran to
  * exit 0 and wrote `message` to its termination-log, which the kubelet puts in its terminated state.
  */
-function completeJobPods(messageFor: (jobName: string) => string): () => Promise<void> {
+function completeJobPods(messageFor: (jobName: string, podSpec: unknown) => string): () => Promise<void> {
     let running = true;
     const loop = (async () => {
         while (running) {
@@ -49,7 +57,7 @@ function completeJobPods(messageFor: (jobName: string) => string): () => Promise
                     pod.metadata.deletionTimestamp !== undefined
                 )
                     continue;
-                await reportContainers(api.call, pod, { exitCode: 0, message: messageFor(job) });
+                await reportContainers(api.call, pod, { exitCode: 0, message: messageFor(job, pod.spec) });
             }
             await new Promise((res) => setTimeout(res, 300));
         }
@@ -71,11 +79,12 @@ before(async () => {
             { name: "tools", context: { files: { Dockerfile: "FROM scratch\nCOPY . /\n" } }, tags: ["registry.test/platform/tools:1"] },
         ],
     };
-    stopJobs = completeJobPods((job) => (job.startsWith("buildkitd-cache-report-") ? cacheReport : buildMetadata));
+    stopJobs = completeJobPods((job, spec) => (job.startsWith("buildkitd-cache-report-") ? cacheReport : buildMetadata(spec)));
 });
 after(async () => {
     await stopJobs();
     cli?.close();
+    ha?.close();
     await api?.stop();
 });
 
@@ -265,5 +274,50 @@ describe("the cluster layer against a real API server", () => {
         }
         assert.equal((await api.call("GET", "/api/v1/namespaces/buildkit")).status, 404);
         console.log(`# destroy: ${deleted.length} deleted (${created.length} resources, 2 providers); the namespace is gone`);
+    });
+});
+
+describe("the HA example's cluster layer against a real API server", () => {
+    it("up applies Pulumi.ha-example.yaml's cluster, registries and builds (rootless, 2 replicas): both pods admitted and ready; a re-run changes nothing; destroy removes it", async () => {
+        // The example's stack without its hosts (this cluster is brought along), its secrets given test values.
+        const { values } = readStackConfig(join(__dirname, "..", "..", "Pulumi.ha-example.yaml"));
+        const testSecrets = (v: unknown): unknown => {
+            if (v === SECRET) return "test-secret";
+            if (Array.isArray(v)) return v.map(testSecrets);
+            if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, testSecrets(x)]));
+            return v;
+        };
+        const keep = ["buildkit", "registries", "registryPasswords", "cluster", "builds", "buildSecrets"];
+        const haConfig: Record<string, unknown> = {
+            ...Object.fromEntries(keep.filter((k) => k in values).map((k) => [k, testSecrets(values[k])])),
+            kubeconfig: api.kubeconfig,
+        };
+        const secrets = ["kubeconfig", "registryPasswords", "buildSecrets"];
+        ha = new PulumiCli(`realhost-ha-${process.pid}`);
+        const up = await ha.up(haConfig, secrets);
+        assert.deepEqual(up.failures, [], up.log.slice(-4000));
+        console.log(`# HA example: up created ${up.executed.length}: ${up.executed.join(", ")}`);
+        const sts = await get<{ spec: { replicas: number }; status: { readyReplicas?: number } }>(
+            "/apis/apps/v1/namespaces/buildkit/statefulsets/buildkitd",
+        );
+        assert.equal(sts.spec.replicas, 2);
+        assert.equal(sts.status.readyReplicas, 2);
+        const ns = await get<{ metadata: { labels: Record<string, string> } }>("/api/v1/namespaces/buildkit");
+        const pdb = await get<{ status: { expectedPods?: number } }>("/apis/policy/v1/namespaces/buildkit/poddisruptionbudgets/buildkitd");
+        assert.equal(pdb.status.expectedPods, 2, "the PodDisruptionBudget covers both replicas (the disruption controller's count)");
+        const builds = up.outputs.builds as Record<string, { ref: string }>;
+        assert.equal(builds.api.ref, `registry.example.cn/platform/api@${DIGEST}`);
+        assert.equal(builds.tools.ref, `registry.example.cn/platform/tools@${DIGEST}`);
+        console.log(
+            `# HA example: enforce=${ns.metadata.labels["pod-security.kubernetes.io/enforce"]}, 2 replicas ready, PDB expects ${pdb.status.expectedPods}; builds ${Object.values(
+                builds,
+            )
+                .map((b) => b.ref)
+                .join(", ")}`,
+        );
+        const again = await ha.preview(haConfig, secrets, true);
+        assert.equal(again.status, 0, again.log.slice(-3000));
+        const deleted = await ha.destroy();
+        assert.deepEqual([...deleted].sort(), [...up.executed, "cluster", "default"].sort());
     });
 });
