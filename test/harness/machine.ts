@@ -11,7 +11,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -123,11 +123,22 @@ function configurePrivateNetwork(nspawnPid: number, net: NonNullable<BootOptions
     } catch {
         return false;
     }
+    // nspawn's first child may still be its short-lived intermediate process (in this host's network namespace,
+    // or already gone): only a child in a namespace of its own is the machine's init; until then, try again.
+    try {
+        if (readlinkSync(`/proc/${init}/ns/net`) === readlinkSync("/proc/self/ns/net")) return false;
+    } catch {
+        return false;
+    }
     sh("ip", ["addr", "replace", `${net.hostAddress}/30`, "dev", net.hostInterface]);
     sh("ip", ["link", "set", net.hostInterface, "up"]);
-    sh("nsenter", ["-t", init, "-n", "ip", "addr", "replace", `${net.address}/30`, "dev", "eth0"]);
-    sh("nsenter", ["-t", init, "-n", "ip", "link", "set", "eth0", "up"]);
-    sh("nsenter", ["-t", init, "-n", "ip", "link", "set", "lo", "up"]);
+    try {
+        sh("nsenter", ["-t", init, "-n", "ip", "addr", "replace", `${net.address}/30`, "dev", "eth0"]);
+        sh("nsenter", ["-t", init, "-n", "ip", "link", "set", "eth0", "up"]);
+        sh("nsenter", ["-t", init, "-n", "ip", "link", "set", "lo", "up"]);
+    } catch {
+        return false; // (the process left between the check and nsenter: the next round finds init)
+    }
     return true;
 }
 
