@@ -353,10 +353,28 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     /** Powers the container off (nspawn turns SIGTERM into an orderly shutdown of its systemd). */
     const powerOff = async (): Promise<void> => {
         if (exited) return;
+        // The machine's init (nspawn's child), read now: killing nspawn alone would leave it running, orphaned,
+        // holding the machine's network (a later boot of the same machine then fails).
+        let init: number | undefined;
+        try {
+            init = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(" ")[0]) || undefined;
+        } catch {
+            init = undefined;
+        }
         child.kill("SIGTERM");
         const deadline = Date.now() + 30_000;
         while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-        if (!exited) child.kill("SIGKILL");
+        if (!exited) {
+            // SIGKILL to a PID namespace's init ends every process in it.
+            if (init !== undefined) {
+                try {
+                    process.kill(init, "SIGKILL");
+                } catch {
+                    // already gone
+                }
+            }
+            child.kill("SIGKILL");
+        }
         while (!exited) await new Promise((r) => setTimeout(r, 100));
     };
     const stop = async (): Promise<void> => {
