@@ -171,16 +171,25 @@ for name in $(node -p "Object.keys(require('./package-lock.json').packages).filt
     command) tagged=github.com/pulumi/pulumi-command/provider ;;
     *) tagged=github.com/pulumi/pulumi-$name/provider/v$major ;;
   esac
-  # The source: the tagged provider module where served, else the pinned commit.
-  fetch "$tagged" "v$ver"
-  src_mod=$tagged src_ver=v$ver src_dir=$mdir tagged_why=${why%%$'\n'*}
-  if [ -z "$src_dir" ] && [ -n "$(pinned_source "$name")" ]; then
-    read -r src_mod src_ver <<<"$(pinned_source "$name")"
-    fetch "$src_mod" "$src_ver"
-    src_dir=$mdir
-  fi
-  bin="$cache/pulumi-resource-$name-v$ver-${src_ver//\//_}/pulumi-resource-$name"
+  built_from() { echo "$cache/pulumi-resource-$name-v$ver-${2//\//_}/pulumi-resource-$name"; }
   plugin="$out/home/plugins/resource-$name-v$ver/pulumi-resource-$name"
+  src_dir="" tagged_why=""
+  # Built before (from the tag, else from the pinned commit): no module proxy needed, as on an air-gapped run.
+  src_mod=$tagged src_ver=v$ver
+  if [ ! -x "$(built_from "$src_mod" "$src_ver")" ] && [ -n "$(pinned_source "$name")" ]; then
+    read -r src_mod src_ver <<<"$(pinned_source "$name")"
+  fi
+  if [ ! -x "$(built_from "$src_mod" "$src_ver")" ]; then
+    # The source: the tagged provider module where served, else the pinned commit.
+    fetch "$tagged" "v$ver"
+    src_mod=$tagged src_ver=v$ver src_dir=$mdir tagged_why=${why%%$'\n'*}
+    if [ -z "$src_dir" ] && [ -n "$(pinned_source "$name")" ]; then
+      read -r src_mod src_ver <<<"$(pinned_source "$name")"
+      fetch "$src_mod" "$src_ver"
+      src_dir=$mdir
+    fi
+  fi
+  bin=$(built_from "$src_mod" "$src_ver")
   from="from $src_mod@$src_ver"
   if [ -x "$bin" ]; then
     state=cached
