@@ -2,6 +2,9 @@
 # real host; a scratch directory in tests).
 ROOT=${ROOT:-}
 STATE_DIR="$ROOT/var/lib/k3s-buildkit"
+# `k3s kubectl` is kubectl, which caches API discovery under $HOME/.kube/cache unless told otherwise: keep
+# that cache off the host's disk (destroy leaves nothing behind), in a directory that goes with the boot.
+export KUBECACHEDIR="${KUBECACHEDIR:-/run/k3s-buildkit/kubectl-cache}"
 
 # download URL DEST: fetch to DEST (curl, else wget), failing on HTTP errors.
 download() {
