@@ -135,15 +135,13 @@ export class Cluster extends pulumi.ComponentResource {
                 name,
                 {
                     metadata: { name: d.name, namespace: d.namespace, labels: { ...workloadLabels(d.name) } },
-                    spec: built.ref.apply((image) =>
-                        deploymentSpec({
-                            name: d.name,
-                            image,
-                            replicas: d.replicas,
-                            command: d.command,
-                            ...(built.host === undefined ? {} : { hostNode: built.host }),
-                        }),
-                    ),
+                    spec: deploymentSpec({
+                        name: d.name,
+                        image: built.ref,
+                        replicas: d.replicas,
+                        command: d.command,
+                        ...(built.host === undefined ? {} : { hostNode: built.host }),
+                    }),
                 },
                 moved(this, "kubernetes:apps/v1:Deployment", name, { provider: this.provider }),
             );

@@ -4,11 +4,16 @@
  * Deployment; an unchanged build leaves it alone.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 
 export interface WorkloadInputs {
     readonly name: string;
-    /** `repository@sha256:…`. */
-    readonly image: string;
+    /**
+     * `repository@sha256:…`; an Output when the build is one. Only this field may be unknown in a preview: a
+     * spec that is unknown as a whole makes the Kubernetes provider preview a replacement (delete, then
+     * create) of the Deployment where a rebuild is an update that rolls it.
+     */
+    readonly image: pulumi.Input<string>;
     readonly replicas: number;
     readonly command: readonly string[];
     /**

@@ -107,6 +107,13 @@ describe("in-cluster build (ImageBuild)", () => {
 
         const preview = await runPlatform(values, SECRET_KEYS, true);
         assert.equal(await (preview.platform.builds.hello.ref as unknown as { isKnown: Promise<boolean> }).isKnown, false);
+        // Only the image is unknown: a spec unknown as a whole makes the provider preview a replacement.
+        const previewSpec = byName(preview.recorded, "deployment-default-hello").inputs.spec;
+        assert.equal(
+            typeof previewSpec === "object" ? (previewSpec as { replicas?: number }).replicas : previewSpec,
+            2,
+            "the Deployment's spec is known in a preview, but for its image",
+        );
         assert.equal(
             byName(preview.recorded, "hello-job").inputs.metadata !== undefined,
             true,
