@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # `bash scripts/kube-apiserver.sh K3S_VERSION`: a real Kubernetes API server for the tests, built from Go
 # modules (no release downloads here): kube-apiserver and kube-controller-manager (the controllers that
-# turn a StatefulSet into pods and ready pods into Endpoints) from k8s.io/kubernetes at the Kubernetes release of
+# turn a StatefulSet into pods and ready pods into Endpoints) and kubectl (the k3s fixture's `k3s kubectl`)
+# from k8s.io/kubernetes at the Kubernetes release of
 # the k3s version (its patch if the module proxy serves it, else the newest served patch of that minor,
 # said on stderr), version-stamped so `/version` answers it; and etcd from go.etcd.io/etcd/server/v3 at
 # the version that Kubernetes release requires. k8s.io/kubernetes requires its staging modules at v0.0.0
 # and replaces them with ./staging/…; the wrapper module here replaces each with its published
 # v0.<minor>.<patch>. Cached by version in $K3SBK_ENGINE_CACHE (default /var/cache/k3s-buildkit-engine).
-# Prints the directory holding kube-apiserver, kube-controller-manager and etcd on stdout, one progress line on stderr.
+# Prints the directory holding kube-apiserver, kube-controller-manager, kubectl and etcd on stdout, one progress line on stderr.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 K3S_VERSION (e.g. v1.35.6+k3s1)" >&2; exit 2; }
 [[ $1 =~ ^v1\.([0-9]+)\.([0-9]+)\+k3s[0-9]+$ ]] || { echo "kube-apiserver: $1 is not a k3s release version (v1.X.Y+k3sN)" >&2; exit 2; }
@@ -28,7 +29,7 @@ else
   echo "kube-apiserver: k8s.io/kubernetes v1.$minor.$patch is not served; using $version (same minor)" >&2
 fi
 out="$cache/kube-apiserver-$version"
-if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x "$out/etcd" ] && "$out/kube-apiserver" --version | grep -qx "Kubernetes $version"; then
+if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x "$out/kubectl" ] && [ -x "$out/etcd" ] && "$out/kube-apiserver" --version | grep -qx "Kubernetes $version"; then
   echo "kube-apiserver: $version cached ($(took)): $("$out/etcd" --version | head -1)" >&2
   echo "$out"
   exit 0
@@ -49,9 +50,10 @@ stamp+=" -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-ba
 stamp+=" -X k8s.io/client-go/pkg/version.gitVersion=$version"
 (
   cd "$work"
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@$version" "go.etcd.io/etcd/server/v3@$etcd" 2>/dev/null
+  go get "k8s.io/kubernetes/cmd/kube-apiserver@$version" "k8s.io/kubernetes/cmd/kubectl@$version" "go.etcd.io/etcd/server/v3@$etcd" 2>/dev/null
   go build -trimpath -o "$built/kube-apiserver" -ldflags "-s -w $stamp" k8s.io/kubernetes/cmd/kube-apiserver
   go build -trimpath -o "$built/kube-controller-manager" -ldflags "-s -w $stamp" k8s.io/kubernetes/cmd/kube-controller-manager
+  go build -trimpath -o "$built/kubectl" -ldflags "-s -w $stamp" k8s.io/kubernetes/cmd/kubectl
   go build -trimpath -o "$built/etcd" -ldflags "-s -w" go.etcd.io/etcd/server/v3
 ) >&2
 chmod 755 "$built" && rm -rf "$out" && mv "$built" "$out"

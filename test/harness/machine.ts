@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TransportTarget } from "../../components/host/runner";
 import { execScript } from "../../components/host/transport";
+import { kubeApiServerBinaries } from "./kube-apiserver";
 
 /** Packages in the test rootfs; the cache key includes this list. */
 const PACKAGES = [
@@ -39,7 +40,13 @@ const PACKAGES = [
     "uidmap",
     "git",
     "busybox-static",
+    // The k3s fixture makes its cluster's certificates as k3s lays them out.
+    "openssl",
 ];
+/** Where every machine finds kube-apiserver, etcd, kube-controller-manager and kubectl (read-only). */
+export const KUBE_PARTS = "/usr/local/lib/k3s-fixture";
+/** Their directory here (built or found once per test process). */
+let kubeParts: string | undefined;
 const MIRROR = process.env.K3SBK_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
 const CACHE_DIR = process.env.K3SBK_CACHE_DIR ?? "/var/cache/k3s-buildkit-test";
 const WORK_DIR = process.env.K3SBK_MACHINE_DIR ?? "/var/tmp/k3s-buildkit-machines";
@@ -270,6 +277,9 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     }
     writeFileSync(join(root, "etc/hostname"), `${name}\n`);
     for (const b of options.binds ?? []) mkdirSync(join(root, b.machine), { recursive: true });
+    // The real Kubernetes parts the k3s fixture runs as its API (test/fixtures/k3s-fixture.sh).
+    kubeParts ??= kubeApiServerBinaries();
+    mkdirSync(join(root, KUBE_PARTS), { recursive: true });
     // On a host with legacy (v1) cgroups, nspawn mounts the controllers read-only, and runc could not
     // make a build step's cgroup (RUN fails: "mkdir /sys/fs/cgroup/cpuset/buildkit: read-only file
     // system"). A real host's containerd can; so can this machine's, once they are remounted writable
@@ -321,6 +331,7 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
                 ...(options.bindRepo === true ? [`--bind-ro=${REPO_ROOT}:/repo`, `--bind-ro=${process.execPath}:/usr/local/bin/node`] : []),
                 ...(options.privateNetwork === undefined ? [] : [`--network-veth-extra=${options.privateNetwork.hostInterface}:eth0`]),
                 ...(options.binds ?? []).map((b) => `--bind=${b.host}:${b.machine}`),
+                `--bind-ro=${kubeParts}:${KUBE_PARTS}`,
             ],
             { stdio: ["ignore", "pipe", "pipe"], detached: false },
         );

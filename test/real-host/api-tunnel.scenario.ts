@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -17,7 +17,7 @@ import { kubeAccess, kubeGet, kubeGetText } from "../../components/builds/kube-c
 import { tunnelKubeconfig } from "../../components/host/kubeconfig";
 import { apiTunnel, openApiTunnel } from "../../components/host/tunnel";
 import { adminKubeconfig, etcdArgs, k3sTls, kubeApiServerArgs, kubeApiServerBinaries } from "../harness/kube-apiserver";
-import { bootMachine, generateKey, type Machine } from "../harness/machine";
+import { bootMachine, generateKey, KUBE_PARTS, type Machine } from "../harness/machine";
 
 const API_NAME = "api.test.internal";
 let bastion: Machine;
@@ -35,12 +35,11 @@ before(async () => {
         bindRepo: true,
         privateNetwork: { hostInterface: "k3sbk-tun0", hostAddress: "10.231.0.1", address: "10.231.0.2" },
     });
-    // The real kube-apiserver and etcd (built from their Go modules) run on the server, on its own loopback:
-    // certificates laid out as k3s lays them out, the serving one also for the stack's apiAddress.
+    // The real kube-apiserver and etcd (built from their Go modules, bound into every machine) run on the
+    // server, on its own loopback: certificates laid out as k3s lays them out, the serving one also for the
+    // stack's apiAddress.
     const bin = kubeApiServerBinaries();
     builtVersion = basename(bin).replace(/^kube-apiserver-/, "");
-    mkdirSync(join(server.root, "opt"), { recursive: true });
-    execFileSync("cp", ["-r", bin, join(server.root, "opt/kube")]);
     const tls = join(server.root, "var/lib/kube/server/tls");
     k3sTls(tls, [API_NAME]);
     const inMachine = (args: string[]) =>
@@ -48,9 +47,11 @@ before(async () => {
             .map((a) => a.replaceAll(server.root, ""))
             .map((a) => `'${a}'`)
             .join(" ");
-    await server.exec(`systemd-run --quiet --unit etcd /opt/kube/etcd ${inMachine(etcdArgs("/var/lib/kube/server/db/etcd", 2379, 2380))}`);
     await server.exec(
-        `systemd-run --quiet --unit kube-apiserver /opt/kube/kube-apiserver ${inMachine(kubeApiServerArgs(join(server.root, "var/lib/kube/server"), 2379, 6443))}`,
+        `systemd-run --quiet --unit etcd ${KUBE_PARTS}/etcd ${inMachine(etcdArgs("/var/lib/kube/server/db/etcd", 2379, 2380))}`,
+    );
+    await server.exec(
+        `systemd-run --quiet --unit kube-apiserver ${KUBE_PARTS}/kube-apiserver ${inMachine(kubeApiServerArgs(join(server.root, "var/lib/kube/server"), 2379, 6443))}`,
     );
     await server.exec("for i in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/6443) 2>/dev/null && exit 0; sleep 0.2; done; exit 1");
     // The kubeconfig as the program reads it off the first server (k3s.yaml): the real address, the cluster's CA.
