@@ -3,6 +3,12 @@ import type { Machine } from "../harness/machine";
 import type { Mirror } from "../fixtures/artifacts";
 
 /**
+ * `k3s kubectl` as the scenarios run it themselves on a machine: its discovery cache in /run (kubectl's
+ * default, ~/.kube/cache, is on the machine's disk, where the before/after comparisons would find it).
+ */
+export const K3S_KUBECTL = "KUBECACHEDIR=/run/k3sbk-test-kubectl k3s kubectl";
+
+/**
  * The test stack: the first machine is the server (reached as the sudo user `builder`), the others
  * agents (reached as root), all on 127.0.0.1 with pinned host keys; every download URL points at the
  * local mirror.
@@ -22,7 +28,7 @@ export function stackFor(machines: readonly Machine[], mirror: Mirror, over: Rec
         buildkit: { downloadBaseUrl: mirror.buildkitBaseUrl },
         nerdctl: { downloadBaseUrl: mirror.nerdctlBaseUrl },
         registries: { "docker.io": { mirrors: ["mirror-a.example.com"] } },
-        // The in-cluster daemon needs a real Kubernetes API; the fixtures have none.
+        // The fixture k3s's API is real, but no kubelet runs the in-cluster daemon's pods.
         cluster: { enabled: false },
         ...over,
     };
@@ -59,4 +65,65 @@ export function stateDiff(before: string, after: string): { removed: string[]; a
     const a = before.split("\n");
     const b = after.split("\n");
     return { removed: a.filter((l) => !b.includes(l)), added: b.filter((l) => !a.includes(l)) };
+}
+
+/** Something the cluster's API did to a node, or a k3s fixture's record of its own k3s; `t` in epoch seconds. */
+export interface ClusterEvent {
+    readonly t: number;
+    readonly verb: string;
+    readonly node: string;
+    readonly rest: string;
+}
+
+/** A k3s fixture's own records (/var/log/k3s-fixture.log): start, ready, stop, serve, snapshot. */
+export function fixtureEvents(text: string): ClusterEvent[] {
+    return text
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => {
+            const [t, verb, node, ...rest] = l.split(" ");
+            return { t: Number(t), verb, node, rest: rest.join(" ") };
+        });
+}
+
+interface AuditEvent {
+    readonly verb: string;
+    readonly requestURI: string;
+    readonly objectRef?: { readonly resource?: string; readonly subresource?: string; readonly name?: string };
+    readonly responseStatus?: { readonly code?: number };
+    readonly requestObject?: {
+        readonly spec?: { readonly unschedulable?: boolean | null };
+        readonly status?: { readonly nodeInfo?: { readonly kubeletVersion?: string } };
+    };
+    readonly stageTimestamp: string;
+}
+
+/**
+ * What the cluster's API did to nodes, read from kube-apiserver's audit log (the k3s fixture's policy: node
+ * writes and pod listings), successful requests only: `join` (a node reporting itself Ready; `rest` is its
+ * kubelet version), `drain` (kubectl drain listing the node's pods), `evict` (`node` is the pod), `cordon`,
+ * `uncordon`, `delete`.
+ */
+export function auditEvents(text: string): ClusterEvent[] {
+    const events: ClusterEvent[] = [];
+    for (const line of text.split("\n")) {
+        if (line === "") continue;
+        const e = JSON.parse(line) as AuditEvent;
+        if ((e.responseStatus?.code ?? 0) >= 300) continue;
+        const t = Date.parse(e.stageTimestamp) / 1000;
+        const { resource, subresource, name = "" } = e.objectRef ?? {};
+        const drained = /[?&]fieldSelector=spec\.nodeName%3D([^&]+)/.exec(e.requestURI);
+        if (resource === "pods" && e.verb === "list" && drained !== null) {
+            events.push({ t, verb: "drain", node: decodeURIComponent(drained[1]), rest: "" });
+        } else if (resource === "nodes" && subresource === "status" && e.verb === "patch") {
+            events.push({ t, verb: "join", node: name, rest: e.requestObject?.status?.nodeInfo?.kubeletVersion ?? "" });
+        } else if (resource === "nodes" && subresource === undefined && e.verb === "patch") {
+            events.push({ t, verb: e.requestObject?.spec?.unschedulable === true ? "cordon" : "uncordon", node: name, rest: "" });
+        } else if (resource === "pods" && subresource === "eviction" && e.verb === "create") {
+            events.push({ t, verb: "evict", node: name, rest: "" });
+        } else if (resource === "nodes" && subresource === undefined && e.verb === "delete") {
+            events.push({ t, verb: "delete", node: name, rest: "" });
+        }
+    }
+    return events;
 }

@@ -1,9 +1,9 @@
 /**
  * Day 2 on an HA cluster, on real hosts (npm run test:host): three servers and an agent, four booted Debian
  * machines. The k3s FIXTURE (test/fixtures/k3s-fixture.sh) records when its k3s starts, is ready and stops,
- * at which version, and answers the kubectl calls the program makes (drain, uncordon, get node, delete node,
- * /readyz) from a node registry on the first server, which logs each of them; every timestamp is
- * /proc/uptime, one clock for all machines.
+ * at which version; the API is the first server's real kube-apiserver, whose audit log records what the
+ * program's kubectl calls did (drains, uncordons, node deletions) and each node's registration; every
+ * timestamp is epoch time, one clock for all machines.
  *
  * Shown, in order: a fresh install joins the servers one at a time, then the agent; a k3s version bump takes
  * an etcd snapshot and restarts k3s one node at a time (server-1, server-2, server-3, agent-1), each drained
@@ -21,7 +21,8 @@ import { after, before, describe, it } from "node:test";
 import { K3S_UPGRADE, type Mirror, startMirror, VERSIONS } from "../fixtures/artifacts";
 import { PulumiCli } from "../harness/pulumi";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
-import { hostState, stackFor, stateDiff, unitState } from "./common";
+import { kubeletPodStatus } from "../harness/node-standin";
+import { auditEvents, K3S_KUBECTL, type ClusterEvent, fixtureEvents, hostState, stackFor, stateDiff, unitState } from "./common";
 
 const NAMES = ["server-1", "server-2", "server-3", "agent-1"] as const;
 const machines: Machine[] = [];
@@ -58,33 +59,40 @@ function stack(k3s: Record<string, unknown> = {}, names: readonly string[] = NAM
     return { ...base, hosts: hosts.filter((h) => names.includes(h.name)), k3s: { ...(base.k3s as object), ...k3s } };
 }
 
-interface Event {
-    readonly t: number;
-    readonly verb: string;
-    readonly node: string;
-    readonly rest: string;
-}
-const parseEvents = (text: string): Event[] =>
-    text
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => {
-            const [t, verb, node, ...rest] = l.split(" ");
-            return { t: Number(t), verb, node, rest: rest.join(" ") };
-        });
 /** This machine's k3s starts, readies and stops (the fixture's record), since `t0`. */
 const k3sEvents = async (m: Machine, t0 = 0) =>
-    parseEvents(await m.exec("cat /var/log/k3s-fixture.log 2>/dev/null || true")).filter((e) => e.t >= t0);
-/** What the cluster's API did (joins, cordons, drains, uncordons, deletions, snapshots), since `t0`. */
+    fixtureEvents(await m.exec("cat /var/log/k3s-fixture.log 2>/dev/null || true")).filter((e) => e.t >= t0);
+/** What the cluster's API did (registrations, drains, evictions, cordons, uncordons, node deletions), since `t0`. */
 const apiEvents = async (t0 = 0) =>
-    parseEvents(await machine("server-1").exec("cat /var/log/k3s-fixture-api.log 2>/dev/null || true")).filter((e) => e.t >= t0);
-const uptime = async () => Number((await machine("server-1").exec("cut -d' ' -f1 /proc/uptime")).trim());
-const one = (events: Event[], verb: string, node: string): Event => {
+    auditEvents(await machine("server-1").exec("cat /var/log/k3s-fixture-audit.log 2>/dev/null || true")).filter((e) => e.t >= t0);
+const now = () => Date.now() / 1000;
+const one = (events: ClusterEvent[], verb: string, node: string): ClusterEvent => {
     const found = events.filter((e) => e.verb === verb && e.node === node);
     assert.equal(found.length, 1, `one ${verb} of ${node}: ${JSON.stringify(events)}`);
     return found[0];
 };
-const nodeField = (node: string, path: string) => machine("server-1").exec(`k3s kubectl get node ${node} -o 'jsonpath={${path}}'`);
+/** `k3s kubectl` on the first server, `input` on its stdin; its output, trimmed. */
+const kubectl = async (args: string, input?: string) =>
+    (
+        await machine("server-1").exec(input === undefined ? `${K3S_KUBECTL} ${args}` : `${K3S_KUBECTL} ${args} <<'EOF'\n${input}\nEOF`)
+    ).trim();
+const STATEFUL_WEB = `apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: web, namespace: default }
+spec:
+  replicas: 1
+  serviceName: web
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec: { containers: [{ name: web, image: registry.example/web:1 }] }
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: { name: web, namespace: default }
+spec: { minAvailable: 1, selector: { matchLabels: { app: web } } }
+`;
+const nodeField = (node: string, path: string) => machine("server-1").exec(`${K3S_KUBECTL} get node ${node} -o 'jsonpath={${path}}'`);
 
 describe("HA: three servers and an agent, one node at a time", () => {
     it("a fresh install starts the servers one at a time (each after the previous is Ready), then the agent", async () => {
@@ -109,14 +117,14 @@ describe("HA: three servers and an agent, one node at a time", () => {
     });
 
     it("a version bump: etcd snapshot, then server-1 → server-2 → server-3 → agent-1, drained before, uncordoned after", async () => {
-        const t0 = await uptime();
+        const t0 = now();
         const r = await engine.up(stack({ version: K3S_UPGRADE }), ["sshPrivateKey"]);
         assert.deepEqual(r.failures, []);
         const snapshot = String(r.outputs.etcdSnapshot);
         assert.match(snapshot, new RegExp(`^pre-${K3S_UPGRADE.replace("+", "-").replace(/\./g, "\\.")}-server-1-\\d+$`));
         assert.equal(await machine("server-1").exec(`ls /data/k3s/server/db/snapshots/`), `${snapshot}\n`);
         const api = await apiEvents(t0);
-        const snap = one(api, "snapshot", snapshot);
+        const snap = one(await k3sEvents(machine("server-1"), t0), "snapshot", snapshot);
         const windows: [number, number][] = [];
         for (const name of NAMES) {
             const local = await k3sEvents(machine(name), t0);
@@ -136,7 +144,7 @@ describe("HA: three servers and an agent, one node at a time", () => {
                 `${NAMES[i]}'s drain→uncordon window ${windows[i].join("–")} overlaps ${NAMES[i - 1]}'s ${windows[i - 1].join("–")}`,
             );
         }
-        console.log(`# version bump, drain→uncordon windows (uptime s): ${NAMES.map((n, i) => `${n} ${windows[i].join("–")}`).join(", ")}`);
+        console.log(`# version bump, drain→uncordon windows (epoch s): ${NAMES.map((n, i) => `${n} ${windows[i].join("–")}`).join(", ")}`);
         for (const name of NAMES) {
             assert.equal(await nodeField(name, ".status.nodeInfo.kubeletVersion"), K3S_UPGRADE);
             assert.equal(await nodeField(name, ".spec.unschedulable"), "", `${name} schedulable again`);
@@ -150,7 +158,7 @@ describe("HA: three servers and an agent, one node at a time", () => {
         for (const name of NAMES) await machine(name).exec(`echo ${soon} > ${certsFile(name)}`);
         // A refresh reads the new expiries; inside the window the provider's diff names these resources as due.
         assert.deepEqual((await engine.refresh()).sort(), NAMES.map((n) => `${n}-k3s-certificates`).sort());
-        const t0 = await uptime();
+        const t0 = now();
         const r = await engine.up(stack({ version: K3S_UPGRADE }), ["sshPrivateKey"]);
         assert.deepEqual(r.failures, []);
         assert.deepEqual(
@@ -182,7 +190,7 @@ describe("HA: three servers and an agent, one node at a time", () => {
             );
         }
         console.log(
-            `# certificate rotation, drain→uncordon windows (uptime s): ${NAMES.map((n, i) => `${n} ${windows[i].join("–")}`).join(", ")}`,
+            `# certificate rotation, drain→uncordon windows (epoch s): ${NAMES.map((n, i) => `${n} ${windows[i].join("–")}`).join(", ")}`,
         );
         const again = await engine.preview(stack({ version: K3S_UPGRADE }), ["sshPrivateKey"], true);
         assert.equal(again.status, 0, `no change left:\n${again.log.slice(-3000)}`);
@@ -190,7 +198,20 @@ describe("HA: three servers and an agent, one node at a time", () => {
 
     it("a drain a PodDisruptionBudget blocks fails the up with the pod's name, leaves the node cordoned and its k3s as it was", async () => {
         const agent = machine("agent-1");
-        await machine("server-1").exec("echo 'agent-1 web-0' > /etc/rancher/k3s/fixture-pdb-blocks");
+        // A StatefulSet's one pod on the agent, healthy, and a budget that keeps it: the disruption controller
+        // allows no disruption, and the real API refuses its eviction.
+        await kubectl("apply -f -", STATEFUL_WEB);
+        // The StatefulSet controller makes web-0; this test schedules it on the agent (a binding, as the
+        // scheduler does) and reports it running and ready, as the agent's kubelet would (a Pending pod's
+        // eviction ignores budgets).
+        for (let i = 0; (await kubectl("get pod web-0 --ignore-not-found -o name")) === ""; i++) {
+            assert.ok(i < 60, "the StatefulSet controller made web-0");
+            await new Promise((res) => setTimeout(res, 500));
+        }
+        const binding = { apiVersion: "v1", kind: "Binding", metadata: { name: "web-0" }, target: { kind: "Node", name: "agent-1" } };
+        await kubectl("create --raw /api/v1/namespaces/default/pods/web-0/binding -f -", JSON.stringify(binding));
+        const status = kubeletPodStatus([{ name: "web", image: "registry.example/web:1" }], "web-0", { running: true, ip: "10.42.1.5" });
+        await kubectl(`patch pod web-0 --subresource=status --type=merge -p '${JSON.stringify({ status })}'`);
         const pid = await agent.exec("systemctl show -p MainPID --value k3s-agent.service");
         // A registries.yaml change restarts k3s everywhere; the agent's drain may take 10 s.
         const changed = { ...stack({ version: K3S_UPGRADE, upgrade: { drainTimeoutSeconds: 10 } }), registries: RUNTIME_MIRROR };
@@ -204,9 +225,22 @@ describe("HA: three servers and an agent, one node at a time", () => {
         );
         assert.equal(await nodeField("agent-1", ".spec.unschedulable"), "true", "left cordoned");
         assert.equal(await agent.exec("systemctl show -p MainPID --value k3s-agent.service"), pid, "the agent's k3s was not restarted");
-        await machine("server-1").exec("rm /etc/rancher/k3s/fixture-pdb-blocks");
-        const t0 = await uptime();
-        const fixed = await engine.up(changed, ["sshPrivateKey"]);
+        // The fix: no budget. The next drain evicts web-0; this test plays the agent's kubelet, which
+        // finishes the evicted pod's deletion.
+        await kubectl("delete poddisruptionbudget web");
+        const t0 = now();
+        let kubelet = true;
+        const finishEvicted = (async () => {
+            while (kubelet) {
+                if ((await kubectl("get pod web-0 -o jsonpath={.metadata.deletionTimestamp} --ignore-not-found")) !== "") {
+                    await kubectl("delete pod web-0 --grace-period=0 --force");
+                    return;
+                }
+                await new Promise((res) => setTimeout(res, 500));
+            }
+        })();
+        const fixed = await engine.up(changed, ["sshPrivateKey"]).finally(() => (kubelet = false));
+        await finishEvicted;
         assert.deepEqual(fixed.failures, []);
         assert.deepEqual(
             fixed.executed.filter((n) => n.includes("-k3s")).sort(),
@@ -216,12 +250,14 @@ describe("HA: three servers and an agent, one node at a time", () => {
         );
         const api = await apiEvents(t0);
         assert.ok(one(api, "drain", "agent-1").t <= one(await k3sEvents(agent, t0), "stop", "agent-1").t);
+        assert.ok(one(api, "evict", "web-0").t <= one(await k3sEvents(agent, t0), "stop", "agent-1").t, "web-0 evicted first");
+        await kubectl("delete statefulset web");
         assert.ok(one(api, "uncordon", "agent-1").t >= one(await k3sEvents(agent, t0), "ready", "agent-1").t);
         assert.equal(await nodeField("agent-1", ".spec.unschedulable"), "");
     });
 
     it("changing only the drain timeout re-runs the drain steps, which drain nothing (no restart is pending)", async () => {
-        const t0 = await uptime();
+        const t0 = now();
         const r = await engine.up(
             { ...stack({ version: K3S_UPGRADE, upgrade: { drainTimeoutSeconds: 20 } }), registries: RUNTIME_MIRROR },
             ["sshPrivateKey"],
@@ -233,7 +269,7 @@ describe("HA: three servers and an agent, one node at a time", () => {
     });
 
     it("removing server-3 and the agent: each is drained and its node deleted, then k3s is uninstalled; the machines are as before", async () => {
-        const t0 = await uptime();
+        const t0 = now();
         const kept = ["server-1", "server-2"];
         const r = await engine.up(
             { ...stack({ version: K3S_UPGRADE, upgrade: { drainTimeoutSeconds: 20 } }, kept), registries: RUNTIME_MIRROR },
@@ -251,7 +287,7 @@ describe("HA: three servers and an agent, one node at a time", () => {
             assert.deepEqual(stateDiff(pristine.get(name)!, await hostState(machine(name))), { removed: [], added: [] });
         }
         assert.equal(
-            await machine("server-1").exec("k3s kubectl get node agent-1 2>&1 || true"),
+            await machine("server-1").exec(`${K3S_KUBECTL} get node agent-1 2>&1 || true`),
             'Error from server (NotFound): nodes "agent-1" not found\n',
         );
         assert.ok(r.deleted.indexOf("agent-1-k3s-member") < r.deleted.indexOf("agent-1-k3s-install"), r.deleted.join(", "));
