@@ -167,6 +167,46 @@ users:
 `;
 }
 
+/** API requests to `url` with this CA and client certificate (PEM texts); the body as JSON, or text when not JSON. */
+export function apiCaller(url: string, tls: { ca: string; cert: string; key: string }): KubeApiServer["call"] {
+    return (method, path, body, contentType = "application/json") =>
+        new Promise((resolve, reject) => {
+            const data = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+            const req = request(
+                `${url}${path}`,
+                {
+                    method,
+                    ca: tls.ca,
+                    cert: tls.cert,
+                    key: tls.key,
+                    // (Content-Length: Node sends a DELETE's body without it, and the server would read none)
+                    headers: {
+                        Accept: "application/json",
+                        ...(data === undefined ? {} : { "Content-Type": contentType, "Content-Length": Buffer.byteLength(data) }),
+                    },
+                    timeout: 30_000,
+                },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (c: Buffer) => chunks.push(c));
+                    res.on("end", () => {
+                        const text = Buffer.concat(chunks).toString("utf8");
+                        let parsed: unknown = text;
+                        try {
+                            parsed = JSON.parse(text);
+                        } catch {
+                            // text (readyz)
+                        }
+                        resolve({ status: res.statusCode ?? 0, body: parsed });
+                    });
+                },
+            );
+            req.on("error", reject);
+            req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer`)));
+            req.end(data);
+        });
+}
+
 export interface KubeApiServerOptions {
     /** Runs kube-controller-manager and one node, `k3s-server`, whose kubelet and scheduler a stand-in plays. */
     readonly controllers?: boolean;
@@ -198,42 +238,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const r = (f: string) => readFileSync(join(tls, f), "utf8");
     const url = `https://127.0.0.1:${secure}`;
     const kubeconfig = adminKubeconfig(tls, url);
-    const call: KubeApiServer["call"] = (method, path, body, contentType = "application/json") =>
-        new Promise((resolve, reject) => {
-            const data = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
-            const req = request(
-                `${url}${path}`,
-                {
-                    method,
-                    ca: r("server-ca.crt"),
-                    cert: r("client-admin.crt"),
-                    key: r("client-admin.key"),
-                    // (Content-Length: Node sends a DELETE's body without it, and the server would read none)
-                    headers: {
-                        Accept: "application/json",
-                        ...(data === undefined ? {} : { "Content-Type": contentType, "Content-Length": Buffer.byteLength(data) }),
-                    },
-                    timeout: 30_000,
-                },
-                (res) => {
-                    const chunks: Buffer[] = [];
-                    res.on("data", (c: Buffer) => chunks.push(c));
-                    res.on("end", () => {
-                        const text = Buffer.concat(chunks).toString("utf8");
-                        let parsed: unknown = text;
-                        try {
-                            parsed = JSON.parse(text);
-                        } catch {
-                            // text (readyz)
-                        }
-                        resolve({ status: res.statusCode ?? 0, body: parsed });
-                    });
-                },
-            );
-            req.on("error", reject);
-            req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer`)));
-            req.end(data);
-        });
+    const call = apiCaller(url, { ca: r("server-ca.crt"), cert: r("client-admin.crt"), key: r("client-admin.key") });
     let node: NodeStandIn | undefined;
     const stop = async () => {
         await node?.stop();

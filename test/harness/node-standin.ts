@@ -158,7 +158,7 @@ interface Pod {
     status?: { phase?: string; podIP?: string };
 }
 
-/** Registers `node` and serves it until stopped; its kubelet's serving certificate and key are the files given. */
+/** Registers `node` (or takes over one registered already) and serves it until stopped; its kubelet's serving certificate and key are the files given. */
 export async function standInNode(
     call: KubeApiServer["call"],
     node: string,
@@ -171,7 +171,10 @@ export async function standInNode(
         kind: "Node",
         metadata: { name: node, labels: { "kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64" } },
     });
-    if (created.status !== 201) throw new Error(`registering node ${node}: ${created.status} ${JSON.stringify(created.body)}`);
+    // (409: registered already, by the k3s fixture's own node: the stand-in then plays that node's kubelet)
+    if (created.status !== 201 && created.status !== 409) {
+        throw new Error(`registering node ${node}: ${created.status} ${JSON.stringify(created.body)}`);
+    }
     const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
     const nodeStatus = await call(
         "PATCH",
