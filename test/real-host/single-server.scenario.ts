@@ -193,7 +193,11 @@ describe("one server over SSH, as a sudo user", () => {
             .split("\n")
             .filter((l) => l !== "" && Number(l.split(" ")[0]) >= t0)
             .map((l) => l.split(" ").slice(1, 3).join(" "));
-        assert.deepEqual(events, ["stop server-1", "start server-1", "serve server-1", "ready server-1"], "k3s restarted once (its API too)");
+        assert.deepEqual(
+            events,
+            ["stop server-1", "start server-1", "serve server-1", "ready server-1"],
+            "k3s restarted once (its API too)",
+        );
         assert.match(r.log, /within 60 days \(k3s\.certificates\.rotateDaysBefore\): rotating them/);
         const outputs = r.outputs as { hosts: Record<string, Record<string, string>>; kubeconfig: string };
         const days = (Date.parse(outputs.hosts["server-1"].k3sCertificatesExpireAt) - Date.now()) / 86_400_000;
