@@ -169,7 +169,12 @@ describe("the dev stack's whole chain: host, kubeconfig, cluster layer, a Deploy
 
     it("destroy removes the cluster layer, then the host layer: the machine is as it was", async () => {
         const deleted = await engine.destroy();
-        assert.ok(deleted.includes("hello") || deleted.some((d) => d.includes("hello")), deleted.join(", "));
+        for (const name of ["deployment-default-hello", "server-1-k3s-install"])
+            assert.ok(deleted.includes(name), `${name} deleted: ${deleted.join(", ")}`);
+        assert.ok(
+            deleted.indexOf("deployment-default-hello") < deleted.indexOf("server-1-k3s-install"),
+            `the cluster layer before the host layer: ${deleted.join(", ")}`,
+        );
         assert.deepEqual(stateDiff(pristine, await hostState(m)), { removed: [], added: [] });
     });
 });
