@@ -5,8 +5,9 @@
  * `HostStep`: one install step on a host: a script fed on stdin to the runner (create), and optionally
  * an undo script (delete). It replaces `@pulumi/command`: a rotated SSH key must not re-run every step
  * (the command provider re-runs `create` on any `connection` change), and the command plugin is one
- * more binary to fetch (air-gapped users, and machines where it cannot be had at all). Each run opens
- * its own connection today; running in one provider process, the steps of a host could share one.
+ * more binary to fetch (air-gapped users, and machines where it cannot be had at all); and, running in
+ * the one provider process, the steps of a host share one SSH connection (./transport.ts), where each
+ * command-provider step dialled its own.
  *
  * Semantics, as the program relies on them:
  * - a change of `create` or of the host's identity (kind, address, port, user, bastion) re-runs create;

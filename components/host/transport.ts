@@ -2,10 +2,12 @@
  * Runs a script on a host and returns what it printed: over SSH (the `ssh2` client) or locally
  * (`child_process`). Used by the drift-detecting dynamic resources, whose create/read/update/delete
  * run inside the Pulumi engine's provider process. The script goes on stdin; the command line is
- * {@link runnerCommand}, so no parameter or secret is ever on a command line.
+ * {@link runnerCommand}, so no parameter or secret is ever on a command line. Over SSH, every command of
+ * a process to one host shares one connection (see {@link sshPool}).
  */
 import { spawn } from "node:child_process";
-import { Client, type ConnectConfig } from "ssh2";
+import { createHash } from "node:crypto";
+import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { runnerCommand, SUDO_EXIT_CODE, targetLabel, type TransportTarget } from "./runner";
 
 /** What a command reads on stdin: text, or a stream opened when the command starts (a file upload). */
@@ -163,6 +165,8 @@ export interface SshSession {
     close(): void;
     /** Lets the process exit while the session is open (for a session that lives as long as the program). */
     unref(): void;
+    /** Holds the process open while the session is (undoes {@link unref}). */
+    ref(): void;
 }
 
 /**
@@ -213,8 +217,11 @@ export async function connectSsh(t: SshTarget, options: { keepalive?: boolean } 
             seen,
         );
         const via = bastion;
-        // ssh2 keeps its TCP socket as `_sock`; unref'ing it is the only way to let the process exit.
-        const tcp = (c: Client | undefined) => (c as unknown as { _sock?: { unref?: () => void } } | undefined)?._sock;
+        // A bastion that fails after the handshake ends this session (an 'error' without a listener would throw).
+        via?.on("error", () => client.end());
+        via?.on("close", () => client.end());
+        // ssh2 keeps its TCP socket as `_sock`; (un)ref'ing it is the only way to let the process exit.
+        const tcp = (c: Client | undefined) => (c as unknown as { _sock?: { unref?: () => void; ref?: () => void } } | undefined)?._sock;
         return {
             client,
             close: () => {
@@ -224,6 +231,9 @@ export async function connectSsh(t: SshTarget, options: { keepalive?: boolean } 
             unref: () => {
                 tcp(via ?? client)?.unref?.();
             },
+            ref: () => {
+                tcp(via ?? client)?.ref?.();
+            },
         };
     } catch (e) {
         bastion?.end();
@@ -231,32 +241,224 @@ export async function connectSsh(t: SshTarget, options: { keepalive?: boolean } 
     }
 }
 
+/**
+ * Most commands one pooled connection runs at once: below OpenSSH's default `MaxSessions` (10), so
+ * sshd never refuses a channel; more wait for a free one.
+ */
+export const MAX_CHANNELS = 8;
+/** An idle pooled connection is closed after this long (a provider process otherwise keeps it until it exits). */
+export const POOL_IDLE_MS = 30_000;
+
+/** One pooled connection to a target (see {@link sshPool}). */
+interface PooledConnection {
+    readonly session: Promise<SshSession>;
+    /** Commands running on it. */
+    active: number;
+    /** Commands waiting for a free channel. */
+    readonly waiters: (() => void)[];
+    /** Most commands at once: {@link MAX_CHANNELS}, lowered each time sshd refuses a channel. */
+    limit: number;
+    /** Closed, failed or dropped: no new command starts on it. */
+    dead: boolean;
+    idle?: ReturnType<typeof setTimeout>;
+}
+
+/** What the pool has done (tests and benchmarks read it). */
+export interface SshPoolStats {
+    /** Connections dialled. */
+    dials: number;
+    /** Steps run again on a new connection because theirs dropped. */
+    redials: number;
+    /** Channels sshd refused on a live connection (each lowers that connection's limit). */
+    refusals: number;
+}
+
+interface SshPool {
+    readonly connections: Map<string, PooledConnection>;
+    readonly stats: SshPoolStats;
+}
+
+/**
+ * The process's SSH connections, one per target (address, user, bastion and credentials), shared by every
+ * step of every dynamic resource: the engine runs them all in one provider process, and Pulumi loads each
+ * provider's serialized code on its own, so the pool lives on `globalThis`, not in a module variable.
+ */
+export function sshPool(): SshPool {
+    const g = globalThis as { __k3sBuildkitSshPool?: SshPool };
+    g.__k3sBuildkitSshPool ??= { connections: new Map(), stats: { dials: 0, redials: 0, refusals: 0 } };
+    return g.__k3sBuildkitSshPool;
+}
+
+/** The pool's key for a target: a digest of all of it, so another key or host key pin is another connection. */
+function poolKey(t: SshTarget): string {
+    return createHash("sha256").update(JSON.stringify(t)).digest("hex");
+}
+
+function retire(key: string, c: PooledConnection): void {
+    c.dead = true;
+    if (c.idle !== undefined) clearTimeout(c.idle);
+    const pool = sshPool().connections;
+    if (pool.get(key) === c) pool.delete(key);
+    // Waiters go back to the pool, which dials again for them.
+    for (const w of c.waiters.splice(0)) w();
+}
+
+function dial(key: string, t: SshTarget): PooledConnection {
+    const pool = sshPool();
+    pool.stats.dials++;
+    const c: PooledConnection = {
+        session: connectSsh(t, { keepalive: false }).then((s) => {
+            // The connection's end, however it comes (closed by the server, the network, or us), retires it.
+            s.client.on("end", () => retire(key, c));
+            s.client.on("close", () => retire(key, c));
+            s.client.on("error", () => retire(key, c));
+            return s;
+        }),
+        active: 0,
+        waiters: [],
+        limit: MAX_CHANNELS,
+        dead: false,
+    };
+    // A failed dial leaves nothing pooled; each waiting command reports the error itself.
+    c.session.catch(() => retire(key, c));
+    pool.connections.set(key, c);
+    return c;
+}
+
+/** A channel slot on a live pooled connection to `t`: dialled if there is none, waited for if all are busy. */
+async function lease(t: SshTarget): Promise<{ session: SshSession; connection: PooledConnection; release: () => void }> {
+    const key = poolKey(t);
+    for (;;) {
+        const existing = sshPool().connections.get(key);
+        const c = existing === undefined || existing.dead ? dial(key, t) : existing;
+        if (c.active >= c.limit) {
+            await new Promise<void>((resolve) => c.waiters.push(resolve));
+            continue;
+        }
+        c.active++;
+        if (c.idle !== undefined) clearTimeout(c.idle);
+        c.idle = undefined;
+        let session: SshSession;
+        try {
+            session = await c.session;
+        } catch (e) {
+            c.active--;
+            throw e;
+        }
+        session.ref();
+        let released = false;
+        const release = () => {
+            if (released) return;
+            released = true;
+            c.active--;
+            c.waiters.shift()?.();
+            if (c.active > 0) return;
+            // Retired while commands ran on it: closed once the last one is done.
+            if (c.dead) return session.close();
+            // Idle: the process may exit with it open; closed if nothing uses it for a while.
+            session.unref();
+            c.idle = setTimeout(() => {
+                retire(key, c);
+                session.close();
+            }, POOL_IDLE_MS);
+            c.idle.unref();
+        };
+        return { session, connection: c, release };
+    }
+}
+
+/** Closes every pooled connection (tests; a provider process just exits). */
+export function closeSshPool(): void {
+    for (const [key, c] of [...sshPool().connections]) {
+        retire(key, c);
+        c.session.then((s) => s.close()).catch(() => undefined);
+    }
+}
+
+/** A command's channel failed because its connection went away (it may have run in part: steps are idempotent). */
+interface Dropped {
+    readonly dropped: true;
+}
+
+/** sshd refused to open a channel on a live connection (nothing ran). */
+interface Refused {
+    readonly refused: true;
+}
+
+function runChannel(
+    session: SshSession,
+    connection: PooledConnection,
+    where: string,
+    commandLine: string,
+    stdin: Stdin,
+    onStderr?: (chunk: string) => void,
+): Promise<ScriptResult> {
+    const dropped = (why: string) => Object.assign(transportError(`${where}: ${why}`), { dropped: true as const });
+    return new Promise<ScriptResult>((resolve, reject) => {
+        const opened = (err: Error | undefined, stream: ClientChannel) => {
+            if (err) {
+                if (connection.dead) return reject(dropped(`the connection dropped: ${err.message}`));
+                // Refused on a live connection: sshd is at its MaxSessions (lower than ours, or not done with
+                // channels that just closed). The command waits for fewer channels on this connection.
+                return reject(Object.assign(transportError(`${where}: cannot start a command: ${err.message}`), { refused: true }));
+            }
+            const out: Buffer[] = [];
+            const errOut: Buffer[] = [];
+            let code: number | undefined;
+            stream.on("data", (d: Buffer) => out.push(d));
+            stream.stderr.on("data", (d: Buffer) => {
+                errOut.push(d);
+                onStderr?.(d.toString("utf8"));
+            });
+            stream.on("exit", (exitCode: number | null) => {
+                code = exitCode ?? 1;
+            });
+            stream.on("close", () => {
+                // No exit status and the connection gone: the command was cut off, not finished.
+                if (code === undefined && connection.dead) return reject(dropped("the connection dropped before the command finished"));
+                resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") });
+            });
+            // Writing to a channel whose connection has gone is not this step's error: its close says so.
+            stream.on("error", () => undefined);
+            feed(stdin, stream);
+        };
+        try {
+            session.client.exec(commandLine, opened);
+        } catch (e) {
+            // ssh2 throws "Not connected" when the socket is already gone.
+            reject(dropped(`the connection dropped: ${(e as Error).message}`));
+        }
+    });
+}
+
+/**
+ * Runs one command over the target's pooled connection. When that connection drops before the command
+ * finishes (or before its channel opens), the pool forgets it and the command runs once more on a new
+ * connection: the program's scripts are idempotent, and a step fails only if the new connection fails too.
+ */
 async function execSsh(t: SshTarget, commandLine: string, stdin: Stdin, onStderr?: (chunk: string) => void): Promise<ScriptResult> {
     const where = targetLabel(t);
-    const session = await connectSsh(t);
-    try {
-        const c = session.client;
-        return await new Promise<ScriptResult>((resolve, reject) => {
-            c.exec(commandLine, (err, stream) => {
-                if (err) return reject(transportError(`${where}: cannot start a command: ${err.message}`));
-                const out: Buffer[] = [];
-                const errOut: Buffer[] = [];
-                let code = 1;
-                stream.on("data", (d: Buffer) => out.push(d));
-                stream.stderr.on("data", (d: Buffer) => {
-                    errOut.push(d);
-                    onStderr?.(d.toString("utf8"));
-                });
-                stream.on("exit", (exitCode: number | null) => {
-                    code = exitCode ?? 1;
-                });
-                stream.on("close", () =>
-                    resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errOut).toString("utf8") }),
-                );
-                feed(stdin, stream);
-            });
-        });
-    } finally {
-        session.close();
+    let refusals = 0;
+    let attempt = 1;
+    for (;;) {
+        const l = await lease(t);
+        try {
+            return await runChannel(l.session, l.connection, where, commandLine, stdin, onStderr);
+        } catch (e) {
+            if ((e as Partial<Refused>).refused === true && refusals < MAX_CHANNELS) {
+                // Fewer channels at once on this connection from now on (never below one), then try again.
+                refusals++;
+                sshPool().stats.refusals++;
+                l.connection.limit = Math.max(1, Math.min(l.connection.limit, l.connection.active - 1));
+                await new Promise((r) => setTimeout(r, 50 * refusals));
+                continue;
+            }
+            if ((e as Partial<Dropped>).dropped !== true || attempt++ >= 2) throw e;
+            // Later commands get a new connection; this one closes when its other commands are done.
+            retire(poolKey(t), l.connection);
+            sshPool().stats.redials++;
+        } finally {
+            l.release();
+        }
     }
 }

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import type { TransportTarget } from "../../components/host/runner";
 import { type HostFileInputs, sha256Hex } from "../../components/host/host-file-provider";
 import type { SystemdServiceInputs } from "../../components/host/host-service-provider";
-import { runScript } from "../../components/host/transport";
+import { closeSshPool, MAX_CHANNELS, runScript, sshPool } from "../../components/host/transport";
 import { bootMachine, generateKey, type Machine } from "../harness/machine";
 import { fileProvider, serviceProvider } from "./provider-driver";
 
@@ -243,6 +243,45 @@ describe("SystemdService over real SSH on real systemd", () => {
         assert.equal(await m.exec("systemctl cat k3sbk-demo.service >/dev/null 2>&1 && echo known || echo unknown"), "unknown\n");
     });
 
+    it("a ready script runs in the same step once the unit is active; its failure fails the start, with its message", async () => {
+        const f = fileProvider();
+        const s = serviceProvider();
+        const target = m.target("builder");
+        const unitFile = await f.create(
+            fileInputs(
+                target,
+                "/etc/systemd/system/k3sbk-ready.service",
+                "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n",
+            ),
+        );
+        const inputs: SystemdServiceInputs = {
+            target,
+            unit: "k3sbk-ready.service",
+            enabled: true,
+            active: true,
+            restartTriggers: ["a"],
+            stopOnDelete: true,
+            startTimeoutSeconds: 30,
+            readyScript: "set -euo pipefail\nsystemctl is-active k3sbk-ready.service >> /tmp/k3sbk-ready-seen\n",
+            providerVersion: "1",
+        };
+        await m.exec("rm -f /tmp/k3sbk-ready-seen");
+        const commands = m.commandLines().length;
+        const created = await s.create(inputs);
+        assert.equal(m.commandLines().length - commands, 1, "start and readiness are one remote step");
+        assert.equal(await m.exec("cat /tmp/k3sbk-ready-seen"), "active\n");
+        await s.update(created.id, created.outs, { ...inputs, restartTriggers: ["b"] });
+        assert.equal(await m.exec("cat /tmp/k3sbk-ready-seen"), "active\nactive\n", "a restart waits for it again");
+        const failing = { ...inputs, restartTriggers: ["c"], readyScript: "echo 'k3sbk: daemon not answering' >&2; exit 3\n" };
+        await assert.rejects(
+            s.update(created.id, created.outs, failing),
+            /restarting k3sbk-ready\.service failed with exit code 3:\nk3sbk: daemon not answering/,
+        );
+        await s.delete(created.id, created.outs);
+        await f.delete(unitFile.id, unitFile.outs);
+        await m.exec("systemctl daemon-reload; rm -f /tmp/k3sbk-ready-seen");
+    });
+
     it("rejects a unit name that is not one", async () => {
         const s = serviceProvider();
         const r = await s.check(
@@ -260,5 +299,75 @@ describe("SystemdService over real SSH on real systemd", () => {
         assert.deepEqual(r.failures, [
             { property: "unit", reason: 'expected a systemd unit name like "buildkit.socket"; got "x; reboot"' },
         ]);
+    });
+});
+
+describe("one pooled SSH connection per host, over real OpenSSH", () => {
+    /** Connections the machine's sshd accepted for `user` (its journal). */
+    async function accepted(user: string): Promise<number> {
+        const out = await m.exec(`journalctl -q -o cat _COMM=sshd-session _COMM=sshd | grep -c 'Accepted publickey for ${user} ' || true`);
+        return Number(out.trim());
+    }
+
+    it("runs concurrent steps over one connection, bounded below sshd's MaxSessions", async () => {
+        closeSshPool();
+        const t = m.target("builder", { dialErrorLimit: 1 });
+        const connectionsBefore = await accepted("builder");
+        const dialsBefore = sshPool().stats.dials;
+        const commandsBefore = m.commandLines().length;
+        // 3 × MAX_CHANNELS at once, each holding its channel: more than sshd's MaxSessions (10) would refuse.
+        const n = 3 * MAX_CHANNELS;
+        const outs = await Promise.all(Array.from({ length: n }, (_, i) => runScript(t, `sleep 0.3; echo "step ${i}"\n`, `step ${i}`)));
+        const commands = m.commandLines().length - commandsBefore;
+        assert.equal(outs.length, n);
+        outs.forEach((o, i) => assert.equal(o, `step ${i}\n`));
+        assert.equal(sshPool().stats.dials - dialsBefore, 1, JSON.stringify(sshPool().stats));
+        assert.equal((await accepted("builder")) - connectionsBefore, 1, "sshd accepted one connection for all the steps");
+        assert.equal(commands, n, "each step is its own channel (session)");
+    });
+
+    it("re-dials a connection dropped under a running step, which then succeeds (run once more: steps are idempotent)", async () => {
+        closeSshPool();
+        const t = m.target("builder", { dialErrorLimit: 1 });
+        const marker = "/tmp/k3sbk-redial-marker";
+        await m.exec(`rm -f ${marker}`);
+        await runScript(t, "true\n", "warm the pool");
+        const { dials, redials } = { ...sshPool().stats };
+        const connectionsBefore = await accepted("builder");
+        const step = runScript(t, `echo run >> ${marker}; sleep 2; echo finished\n`, "long step");
+        // Once the step runs, sshd's processes for that connection are killed: the TCP connection drops.
+        for (let i = 0; i < 100 && !(await m.exec(`cat ${marker} 2>/dev/null || true`)).includes("run"); i++) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        await m.exec(`pkill -KILL -f '^sshd(-session)?: builder' || true`);
+        assert.equal(await step, "finished\n");
+        assert.equal(sshPool().stats.redials - redials, 1);
+        assert.equal(sshPool().stats.dials - dials, 1, "one new connection");
+        assert.equal((await accepted("builder")) - connectionsBefore, 1);
+        assert.equal(await m.exec(`cat ${marker}`), "run\nrun\n", "cut off once, then run to the end on the new connection");
+        // The next step uses the new connection: no further dial.
+        assert.equal(await runScript(t, "echo again\n", "after"), "again\n");
+        assert.equal(sshPool().stats.dials - dials, 1);
+    });
+
+    it("a connection that drops again under the retried step fails the step, naming the drop", async () => {
+        closeSshPool();
+        const t = m.target("builder", { dialErrorLimit: 1 });
+        const marker = "/tmp/k3sbk-redial-twice";
+        await m.exec(`rm -f ${marker}`);
+        // (Its outcome is taken at once: it settles while the test is still dropping connections.)
+        const outcome = runScript(t, `echo run >> ${marker}; sleep 5; echo finished\n`, "long step").then(
+            () => new Error("the step succeeded"),
+            (e: Error) => e,
+        );
+        const kill = async (runs: string) => {
+            for (let i = 0; i < 200 && (await m.exec(`cat ${marker} 2>/dev/null || true`)) !== runs; i++) {
+                await new Promise((r) => setTimeout(r, 50));
+            }
+            await m.exec(`pkill -KILL -f '^sshd(-session)?: builder' || true`);
+        };
+        await kill("run\n");
+        await kill("run\nrun\n");
+        assert.match((await outcome).message, /^builder@127\.0\.0\.1:\d+: the connection dropped before the command finished$/);
     });
 });
