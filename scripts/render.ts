@@ -112,6 +112,17 @@ export async function renderStack(stackPath: string, arch: "amd64" | "arm64" = "
             const l = listing.get(host) ?? [];
             l.push(`unit ${String(inputs.unit)}: enabled=${String(inputs.enabled)} active=${String(inputs.active)}`);
             listing.set(host, l);
+            if (typeof inputs.readyScript === "string") {
+                // The unit's readiness check runs in the step that (re)starts it.
+                const n = (steps.get(host) ?? 0) + 1;
+                steps.set(host, n);
+                files.set(
+                    `hosts/${host}/steps/${String(n).padStart(2, "0")}-${r.name}.ready.sh`,
+                    `#!/usr/bin/env bash
+# ${r.name}: run once ${String(inputs.unit)} is (re)started and active, in the same step
+${inputs.readyScript}`,
+                );
+            }
         } else if (r.type === "pulumi-nodejs:dynamic/k3s-buildkit:HostBuild") {
             const build = r.name.replace(/-build$/, "");
             const on = hostBuilds.find((b) => b.name === build)?.host ?? hosts[0];

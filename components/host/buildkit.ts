@@ -80,8 +80,10 @@ export interface BuildkitHostArgs {
     readonly k3sUnit: string;
     /** The tarball checksum the host must see: pinned, or recorded by the first host; "" to record only. */
     readonly expectedSha256: pulumi.Input<string>;
-    /** Resources BuildKit waits for (k3s Ready). */
+    /** What every BuildKit step waits for besides the host's preflight (the first-server guard). */
     readonly after: pulumi.Resource[];
+    /** What the daemon's start waits for (k3s Ready: its worker is k3s's containerd); the install does not. */
+    readonly startAfter: pulumi.Resource[];
     /** Proxy variables for the download and the daemon (stack proxy); none without one. @default {} */
     readonly proxyEnv?: Readonly<Record<string, string>>;
 }
@@ -164,6 +166,7 @@ export class BuildkitHost extends pulumi.ComponentResource {
                   ]
                 : []),
         ];
+        // The socket only listens (nothing connects before the up is done), so it starts beside k3s.
         const socket = new SystemdService(
             `${name}-buildkit-socket`,
             { connection: conn, unit: "buildkit.socket", restartTriggers: [sha256Hex(socketUnit)] },
@@ -184,18 +187,12 @@ export class BuildkitHost extends pulumi.ComponentResource {
                 restartTriggers: triggers,
                 // A restart waits for the builds running on the daemon (bounded), then restarts it.
                 waitForBuilds: { buildkitAddress: BUILDKIT_ADDRESS, timeoutSeconds: settings.buildGraceSeconds },
+                // Done when the daemon answers with its worker: the start and the wait are one step.
+                readyScript: hostScript("buildkit-ready", { BUILDKIT_ADDR: BUILDKIT_ADDRESS, BUILDKIT_READY_TIMEOUT: 120 }),
             },
-            { parent: this, dependsOn: [socket] },
+            { parent: this, dependsOn: [socket, ...args.startAfter] },
         );
-        this.ready = hostCommand(
-            `${name}-buildkit-ready`,
-            {
-                connection: conn,
-                create: hostScript("buildkit-ready", { BUILDKIT_ADDR: BUILDKIT_ADDRESS, BUILDKIT_READY_TIMEOUT: 120 }),
-                triggers,
-            },
-            { parent: this, dependsOn: [service] },
-        );
+        this.ready = service;
         // How big its cache is, read again on every refresh (information, not drift).
         this.cacheUsage = new BuildkitCacheUsage(
             `${name}-buildkit-cache-usage`,

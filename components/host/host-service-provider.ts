@@ -33,6 +33,12 @@ export interface SystemdServiceInputs {
      * of the diff (it says how a restart happens, not what runs). Absent in state written before it existed.
      */
     readonly waitForBuilds?: { readonly buildkitAddress: string; readonly timeoutSeconds: number };
+    /**
+     * A script run, in the same remote step, once the unit is (re)started and active: the unit's own
+     * readiness check (e.g. BuildKit answering on its socket); the step fails with it. Not part of the
+     * diff (it says when a start is done, not what runs). Absent in state written before it existed.
+     */
+    readonly readyScript?: string;
     readonly providerVersion: string;
 }
 
@@ -50,11 +56,11 @@ export function checkServiceInputs(i: Pick<SystemdServiceInputs, "unit">): { pro
  * just before is known; `restart` only when asked (a trigger changed) and the unit should run.
  */
 export function applyServiceScript(
-    i: Pick<SystemdServiceInputs, "unit" | "enabled" | "active" | "startTimeoutSeconds" | "waitForBuilds">,
+    i: Pick<SystemdServiceInputs, "unit" | "enabled" | "active" | "startTimeoutSeconds" | "waitForBuilds" | "readyScript">,
     restart: boolean,
 ): string {
     return renderScript(
-        `systemctl daemon-reload
+        `${WAIT_ACTIVE}systemctl daemon-reload
 if [ "$UNIT_ENABLED" = true ]; then systemctl enable --quiet -- "$UNIT"; else systemctl disable --quiet -- "$UNIT"; fi
 if [ "$UNIT_ACTIVE" != true ]; then
   systemctl stop -- "$UNIT"
@@ -69,23 +75,14 @@ ${WAIT_FOR_BUILDS}fi
 if [ "$verb" = start ] && [ "$(systemctl is-active -- "$UNIT" || true)" = activating ]; then verb=restart; fi
 if [ "$START_TIMEOUT" -eq 0 ]; then
   systemctl "$verb" -- "$UNIT"
-  exit 0
+else
+  # Bounded: queue the job, then wait for the unit to be active, at most START_TIMEOUT seconds.
+  systemctl --no-block "$verb" -- "$UNIT"
+  deadline=$((SECONDS + START_TIMEOUT))
+  wait_active
 fi
-# Bounded: queue the job, then wait for the unit to be active, at most START_TIMEOUT seconds.
-systemctl --no-block "$verb" -- "$UNIT"
-deadline=$((SECONDS + START_TIMEOUT))
-while :; do
-  state=$(systemctl is-active -- "$UNIT" || true)
-  [ "$state" = active ] && exit 0
-  if [ "$state" = failed ] || [ "$SECONDS" -ge "$deadline" ]; then
-    # The unit's last log lines (secrets masked), then the verdict: error messages keep the tail.
-    journalctl -u "$UNIT" -n 25 --no-pager -o cat 2>/dev/null |
-      sed -E 's/(K10[0-9a-f]*::[^: ]*:)[^ ]*/\\1[secret]/g; s/((token|password|secret)[=: ]+)[^ ,"]+/\\1[secret]/Ig' >&2 || true
-    echo "k3s-buildkit: $UNIT on $(hostname) is $state after $verb (bound: $START_TIMEOUT s); its log above, secrets masked (all of it: journalctl -u $UNIT)" >&2
-    exit 1
-  fi
-  sleep 1
-done
+# Then the unit's own readiness check, in this same step.
+if [ -n "$READY_SCRIPT" ]; then bash -c "$READY_SCRIPT"; fi
 `,
         {
             UNIT: i.unit,
@@ -95,9 +92,27 @@ done
             START_TIMEOUT: i.startTimeoutSeconds ?? 0,
             BUILDKIT_ADDR: i.waitForBuilds?.buildkitAddress ?? "",
             BUILD_GRACE: i.waitForBuilds?.timeoutSeconds ?? 0,
+            READY_SCRIPT: i.readyScript ?? "",
         },
     );
 }
+
+/** Waits until $UNIT is active; when it fails or $deadline passes, prints its last log lines and exits 1. */
+const WAIT_ACTIVE = `wait_active() {
+while :; do
+  state=$(systemctl is-active -- "$UNIT" || true)
+  [ "$state" = active ] && return 0
+  if [ "$state" = failed ] || [ "$SECONDS" -ge "$deadline" ]; then
+    # The unit's last log lines (secrets masked), then the verdict: error messages keep the tail.
+    journalctl -u "$UNIT" -n 25 --no-pager -o cat 2>/dev/null |
+      sed -E 's/(K10[0-9a-f]*::[^: ]*:)[^ ]*/\\1[secret]/g; s/((token|password|secret)[=: ]+)[^ ,"]+/\\1[secret]/Ig' >&2 || true
+    echo "k3s-buildkit: $UNIT on $(hostname) is $state after $verb (bound: $START_TIMEOUT s); its log above, secrets masked (all of it: journalctl -u $UNIT)" >&2
+    exit 1
+  fi
+  sleep 1
+done
+}
+`;
 
 /**
  * Waits (in a unit's restart) until the BuildKit daemon at $BUILDKIT_ADDR runs no build, at most

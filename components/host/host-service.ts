@@ -29,6 +29,11 @@ export interface SystemdServiceArgs {
      * with `buildctl debug histories`), at most `timeoutSeconds`; past it, restart anyway. @default no wait
      */
     readonly waitForBuilds?: { readonly buildkitAddress: string; readonly timeoutSeconds: number };
+    /**
+     * The unit's readiness check, run in the same remote step once it is (re)started: the step (and what
+     * depends on it) is done when the daemon answers, without one more step. @default none
+     */
+    readonly readyScript?: pulumi.Input<string>;
 }
 
 /** The enabled/active state of a systemd unit, managed with drift detection. */
@@ -47,6 +52,7 @@ export class SystemdService extends pulumi.dynamic.Resource {
             stopOnDelete: args.stopOnDelete ?? true,
             startTimeoutSeconds: args.startTimeoutSeconds ?? 120,
             ...(args.waitForBuilds === undefined ? {} : { waitForBuilds: args.waitForBuilds }),
+            ...(args.readyScript === undefined ? {} : { readyScript: args.readyScript }),
             providerVersion: providerVersion(systemdServiceProvider),
         };
         super(systemdServiceProvider, name, inputs, { ...opts, additionalSecretOutputs: ["target"] }, "k3s-buildkit", "SystemdService");

@@ -193,7 +193,9 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
                 registries: settings.registries,
                 k3sUnit: h.role === "server" ? "k3s.service" : "k3s-agent.service",
                 expectedSha256: expectedBuildkitSha256(this.arch, settings.buildkit.sha256, first),
-                after: [this.k3s.ready],
+                // Installed beside k3s; started once k3s is Ready.
+                after: args.after,
+                startAfter: [this.k3s.ready],
                 proxyEnv: args.proxy.buildkit,
             },
             moved(this, "k3s-buildkit:host:BuildkitHost", h.name),
@@ -207,7 +209,8 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
                     namespace: settings.buildkit.containerdNamespace,
                     registries: settings.registries,
                     k3sDataDir: settings.k3s.dataDir,
-                    after: [this.k3s.ready],
+                    // Files and a download only: beside k3s.
+                    after: args.after,
                     proxyEnv: args.proxy.download,
                 },
                 moved(this, "k3s-buildkit:host:Nerdctl", h.name),

@@ -51,7 +51,6 @@ describe("host layer: children, inputs, dependencies", () => {
                 `${h}-buildkit-service-unit:pulumi-nodejs:dynamic/k3s-buildkit:HostFile`,
                 `${h}-buildkit-socket:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
                 `${h}-buildkit:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
-                `${h}-buildkit-ready:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}-buildkit-cache-usage:pulumi-nodejs:dynamic/k3s-buildkit:BuildkitCacheUsage`,
                 `${h}:k3s-buildkit:host:Nerdctl`,
                 `${h}-nerdctl-install:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
@@ -110,16 +109,28 @@ describe("host layer: children, inputs, dependencies", () => {
         ]);
         assert.deepEqual(deps("a1-k3s"), ["a1-k3s-config", "a1-k3s-drain", "a1-k3s-install", "a1-k3s-registries"]);
         assert.deepEqual(deps("a1-k3s-member"), ["a1-k3s-ready"], "a removal drains and deletes the node before the uninstall");
-        assert.deepEqual(deps("s1-buildkit-install"), ["s1-k3s-ready", "s1-preflight"], "BuildKit after k3s");
+        assert.deepEqual(deps("s1-buildkit-install"), ["k3s-first-server", "s1-preflight"], "BuildKit installs beside k3s");
         assert.deepEqual(deps("s1-buildkit-socket"), [
             "s1-buildkit-install",
             "s1-buildkit-service-unit",
             "s1-buildkit-socket-unit",
             "s1-buildkitd-toml",
         ]);
-        assert.deepEqual(deps("s1-buildkit"), ["s1-buildkit-socket"]);
-        assert.deepEqual(deps("s1-buildkit-ready"), ["s1-buildkit"]);
-        assert.deepEqual(deps("a1-nerdctl-install"), ["a1-k3s-ready", "a1-preflight"]);
+        assert.deepEqual(
+            deps("s1-buildkit"),
+            ["s1-buildkit-socket", "s1-k3s-ready"],
+            "the daemon starts once k3s (its worker's containerd) is Ready",
+        );
+        assert.match(
+            String(byName(recorded, "s1-buildkit").inputs.readyScript),
+            /buildctl --addr "\$BUILDKIT_ADDR" debug workers/,
+            "the start waits for the daemon to answer, in the same step",
+        );
+        assert.deepEqual(
+            deps("a1-nerdctl-install"),
+            ["a1-preflight", "k3s-first-server"],
+            "nerdctl installs beside k3s, after the first-server guard",
+        );
     });
 
     it("joins carry the token (from the secret random password) in config.yaml, and the server URL", async () => {
@@ -354,7 +365,7 @@ describe("host layer: children, inputs, dependencies", () => {
         ]);
         const timer = prune.find((r) => r.type.endsWith("SystemdService"))!;
         assert.equal(timer.inputs.unit, "buildkit-prune.timer");
-        assert.ok(timer.dependsOn.includes("s1-buildkit-ready"), "the timer starts once BuildKit answers");
+        assert.ok(timer.dependsOn.includes("s1-buildkit"), "the timer starts once BuildKit answers");
         const service = prune.find((r) => r.name === "s1-buildkit-prune-service-unit")!;
         assert.match(
             String(service.inputs.content),
@@ -369,7 +380,7 @@ describe("host layer: children, inputs, dependencies", () => {
 
     it("a preview with every host output unknown constructs without error", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"], true);
-        assert.equal(recorded.length, 49);
+        assert.equal(recorded.length, 47);
     });
 
     it("the kubeconfig output is secret and points at the first server's address", async () => {
@@ -391,7 +402,7 @@ describe("blast radius: inputs changed between two runs", () => {
         const a = await run({ ...base, registries: { "docker.io": { mirrors: ["m1.example.com"] } } });
         const b = await run({ ...base, registries: { "docker.io": { mirrors: ["m2.example.com"] } } });
         assert.deepEqual(diffRuns(a, b), {
-            changed: ["a1-buildkit", "a1-buildkit-ready", "a1-buildkitd-toml", "s1-buildkit", "s1-buildkit-ready", "s1-buildkitd-toml"],
+            changed: ["a1-buildkit", "a1-buildkitd-toml", "s1-buildkit", "s1-buildkitd-toml"],
             added: [],
             removed: [],
         });
@@ -401,7 +412,7 @@ describe("blast radius: inputs changed between two runs", () => {
         const a = await run(base);
         const b = await run({ ...base, buildkit: { version: "v0.33.0" } });
         assert.deepEqual(diffRuns(a, b), {
-            changed: ["a1-buildkit", "a1-buildkit-install", "a1-buildkit-ready", "s1-buildkit", "s1-buildkit-install", "s1-buildkit-ready"],
+            changed: ["a1-buildkit", "a1-buildkit-install", "s1-buildkit", "s1-buildkit-install"],
             added: [],
             removed: [],
         });
@@ -432,6 +443,6 @@ describe("blast radius: inputs changed between two runs", () => {
         const d = diffRuns(a, b);
         assert.deepEqual(d.changed, []);
         assert.deepEqual(d.removed, []);
-        assert.ok(d.added.length === 23 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
+        assert.ok(d.added.length === 22 && d.added.every((n) => n.startsWith("a2")), d.added.join(","));
     });
 });

@@ -70,15 +70,15 @@ describe("npm run render", () => {
         const { files, dir } = await render("dev");
         assert.deepEqual([...files.keys()].filter((f) => f.startsWith("hosts/local/steps/")).sort(), [
             "hosts/local/steps/01-local-preflight.sh",
-            "hosts/local/steps/02-local-k3s-install.delete.sh",
-            "hosts/local/steps/02-local-k3s-install.sh",
-            "hosts/local/steps/03-local-k3s-drain.sh",
-            "hosts/local/steps/04-local-k3s-ready.sh",
-            "hosts/local/steps/05-local-nerdctl-install.delete.sh",
-            "hosts/local/steps/05-local-nerdctl-install.sh",
-            "hosts/local/steps/06-local-buildkit-install.delete.sh",
-            "hosts/local/steps/06-local-buildkit-install.sh",
-            "hosts/local/steps/07-local-buildkit-ready.sh",
+            "hosts/local/steps/02-local-nerdctl-install.delete.sh",
+            "hosts/local/steps/02-local-nerdctl-install.sh",
+            "hosts/local/steps/03-local-k3s-install.delete.sh",
+            "hosts/local/steps/03-local-k3s-install.sh",
+            "hosts/local/steps/04-local-buildkit-install.delete.sh",
+            "hosts/local/steps/04-local-buildkit-install.sh",
+            "hosts/local/steps/05-local-k3s-drain.sh",
+            "hosts/local/steps/06-local-k3s-ready.sh",
+            "hosts/local/steps/07-local-buildkit.ready.sh",
             "hosts/local/steps/08-local-kubeconfig.sh",
         ]);
         assert.match(
