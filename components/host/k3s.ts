@@ -5,7 +5,8 @@
  * HostFiles; the install step (binary verified against the release's sha256 file or a pinned checksum,
  * then the k3s install script with enable/start skipped); the drain step; the k3s unit's state as a
  * SystemdService restarted when a config file, the binary or the unit changes (the install script would
- * not); the ready step (Ready at the target version, then uncordon); on joining nodes (and on the first
+ * not); the ready check (Ready at the target version, then uncordon: on a server, in the step that
+ * (re)starts it; on an agent, a step of its own on the server); on joining nodes (and on the first
  * server of a stack with a registration address), the membership step whose delete drains and deletes the
  * node before its uninstall; the certificates' expiry, rotated within the window; on the first server, the
  * kubeconfig (read again when the certificates change).
@@ -271,6 +272,18 @@ export class K3sNode extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [...after, ...(args.restartAfter ?? []), install] },
         );
+        const readyScript = stamp.apply((s) =>
+            hostScript("k3s-ready", {
+                K3S_NODE: host.name,
+                K3S_VERSION: k3s.version,
+                K3S_CHECK_READYZ: args.role === "server",
+                K3S_READY_TIMEOUT: k3s.readyTimeoutSeconds,
+                K3S_RESTART_STAMP: s,
+            }),
+        );
+        // A server answers kubectl itself: its readiness wait runs in the step that (re)starts it. An agent's
+        // runs on the server, as a step of its own.
+        const readyOnNode = kubectlHost === conn;
         this.service = new SystemdService(
             `${name}-k3s`,
             {
@@ -280,27 +293,17 @@ export class K3sNode extends pulumi.ComponentResource {
                 // k3s's unit is Type=notify with TimeoutStartSec=0: without a bound, a node that never gets
                 // ready (a refused token, no quorum) would hold the up forever.
                 startTimeoutSeconds: k3s.readyTimeoutSeconds,
+                ...(readyOnNode ? { readyScript } : {}),
             },
             { parent: this, dependsOn: [install, ...files, drain] },
         );
-        this.ready = hostCommand(
-            `${name}-k3s-ready`,
-            {
-                connection: kubectlHost,
-                create: stamp.apply((s) =>
-                    hostScript("k3s-ready", {
-                        K3S_NODE: host.name,
-                        K3S_VERSION: k3s.version,
-                        K3S_CHECK_READYZ: args.role === "server",
-                        K3S_READY_TIMEOUT: k3s.readyTimeoutSeconds,
-                        K3S_RESTART_STAMP: s,
-                    }),
-                ),
-                triggers: [triggers],
-                rerunOnNewHost: false,
-            },
-            { parent: this, dependsOn: [this.service] },
-        );
+        this.ready = readyOnNode
+            ? this.service
+            : hostCommand(
+                  `${name}-k3s-ready`,
+                  { connection: kubectlHost, create: readyScript, triggers: [triggers], rerunOnNewHost: false },
+                  { parent: this, dependsOn: [this.service] },
+              );
         if (args.removeVia !== undefined) {
             // Does nothing while the host is in config; once it is removed, its delete (run before the
             // uninstall, as this depends on the node being Ready) drains the node and deletes it. After

@@ -39,7 +39,8 @@ describe("host layer: children, inputs, dependencies", () => {
                 `${h}-k3s-install:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}-k3s-drain:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
                 `${h}-k3s:pulumi-nodejs:dynamic/k3s-buildkit:SystemdService`,
-                `${h}-k3s-ready:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`,
+                // A server's ready check runs in its k3s unit's start; an agent's is a step on the server.
+                ...(role === "agent" ? [`${h}-k3s-ready:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`] : []),
                 ...(role === "server"
                     ? [`${h}-kubeconfig:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`]
                     : [`${h}-k3s-member:pulumi-nodejs:dynamic/k3s-buildkit:HostStep`]),
@@ -92,21 +93,18 @@ describe("host layer: children, inputs, dependencies", () => {
         assert.deepEqual(deps("s1-k3s-config"), ["k3s-first-server", "s1-preflight"]);
         assert.deepEqual(deps("s1-k3s-drain"), ["k3s-first-server", "s1-k3s-install", "s1-preflight"]);
         assert.deepEqual(deps("s1-k3s"), ["s1-k3s-config", "s1-k3s-drain", "s1-k3s-install", "s1-k3s-registries"]);
-        assert.deepEqual(deps("s1-k3s-ready"), ["s1-k3s"]);
-        assert.deepEqual(deps("s1-kubeconfig"), ["s1-k3s-certificates", "s1-k3s-ready"]);
+        // The server's start waits for it to be Ready (one step); the agent's readiness is a step on the server.
+        assert.match(String(byName(recorded, "s1-k3s").inputs.readyScript), /^export K3S_NODE='s1'$/m);
+        assert.equal(byName(recorded, "a1-k3s").inputs.readyScript, undefined);
+        assert.deepEqual(deps("a1-k3s-ready"), ["a1-k3s"]);
+        assert.deepEqual(deps("s1-kubeconfig"), ["s1-k3s", "s1-k3s-certificates"]);
         // Certificates are read (and rotated within the window) once the node is Ready, after the previous nodes'.
-        assert.deepEqual(deps("s1-k3s-certificates"), ["s1-k3s-ready"]);
-        assert.deepEqual(deps("a1-k3s-certificates"), ["a1-k3s-ready", "s1-k3s-certificates", "s1-k3s-ready"]);
+        assert.deepEqual(deps("s1-k3s-certificates"), ["s1-k3s"]);
+        assert.deepEqual(deps("a1-k3s-certificates"), ["a1-k3s-ready", "s1-k3s", "s1-k3s-certificates"]);
         // The agent downloads and installs beside the server; its drain and start wait for the server.
         assert.deepEqual(deps("a1-k3s-install"), ["a1-preflight", "k3s-first-server"]);
         assert.deepEqual(deps("a1-k3s-config"), ["a1-preflight", "k3s-first-server"]);
-        assert.deepEqual(deps("a1-k3s-drain"), [
-            "a1-k3s-install",
-            "a1-preflight",
-            "k3s-first-server",
-            "s1-k3s-certificates",
-            "s1-k3s-ready",
-        ]);
+        assert.deepEqual(deps("a1-k3s-drain"), ["a1-k3s-install", "a1-preflight", "k3s-first-server", "s1-k3s", "s1-k3s-certificates"]);
         assert.deepEqual(deps("a1-k3s"), ["a1-k3s-config", "a1-k3s-drain", "a1-k3s-install", "a1-k3s-registries"]);
         assert.deepEqual(deps("a1-k3s-member"), ["a1-k3s-ready"], "a removal drains and deletes the node before the uninstall");
         assert.deepEqual(deps("s1-buildkit-install"), ["k3s-first-server", "s1-preflight"], "BuildKit installs beside k3s");
@@ -118,7 +116,7 @@ describe("host layer: children, inputs, dependencies", () => {
         ]);
         assert.deepEqual(
             deps("s1-buildkit"),
-            ["s1-buildkit-socket", "s1-k3s-ready"],
+            ["s1-buildkit-socket", "s1-k3s"],
             "the daemon starts once k3s (its worker's containerd) is Ready",
         );
         assert.match(
@@ -380,7 +378,7 @@ describe("host layer: children, inputs, dependencies", () => {
 
     it("a preview with every host output unknown constructs without error", async () => {
         const { recorded } = await runPlatform(base, ["sshPrivateKey"], true);
-        assert.equal(recorded.length, 47);
+        assert.equal(recorded.length, 46);
     });
 
     it("the kubeconfig output is secret and points at the first server's address", async () => {
@@ -422,16 +420,7 @@ describe("blast radius: inputs changed between two runs", () => {
         const a = await run(base);
         const b = await run({ ...base, k3s: { version: "v1.36.1+k3s1" } });
         assert.deepEqual(diffRuns(a, b), {
-            changed: [
-                "a1-k3s",
-                "a1-k3s-drain",
-                "a1-k3s-install",
-                "a1-k3s-ready",
-                "s1-k3s",
-                "s1-k3s-drain",
-                "s1-k3s-install",
-                "s1-k3s-ready",
-            ],
+            changed: ["a1-k3s", "a1-k3s-drain", "a1-k3s-install", "a1-k3s-ready", "s1-k3s", "s1-k3s-drain", "s1-k3s-install"],
             added: [],
             removed: [],
         });

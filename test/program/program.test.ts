@@ -37,7 +37,6 @@ describe("index.ts under mocks", () => {
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-buildkit-install",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-drain",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-install",
-                "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-k3s-ready",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-kubeconfig",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-nerdctl-install",
                 "pulumi-nodejs:dynamic/k3s-buildkit:HostStep local-preflight",
@@ -194,7 +193,7 @@ describe("index.ts under mocks", () => {
 
     it("a preview, where the preflight output is still unknown, constructs without error", async () => {
         const { recorded, exports } = await runProgram(stackFile("dev"), [], true);
-        assert.equal(recorded.length, 44); // with the Platform and Cluster components, the first-server guard, the drain step, the certificates' expiry, the cache usage and the in-cluster cache report (CronJob and reader)
+        assert.equal(recorded.length, 43); // with the Platform and Cluster components, the first-server guard, the drain step, the certificates' expiry, the cache usage and the in-cluster cache report (CronJob and reader)
         assert.ok("hosts" in exports && "kubeconfig" in exports);
     });
 });

@@ -56,9 +56,13 @@ describe("the resource tree", () => {
             // docs/runbooks.md, "Upgrading a stack made with @pulumi/command steps"). Each has a successor
             // of the same name.
             const retired = before[stack].filter((u) => /(^|\$)(command|random):[^$]*$/.test(qualifiedType(u)));
-            // BuildKit's ready check is part of its unit's start now (one remote step): the SystemdService is
-            // its successor (the old step's delete runs nothing).
-            const merged = (name: string) => name.replace(/-buildkit-ready$/, "-buildkit");
+            // BuildKit's and a server's ready checks are part of their unit's start now (one remote step): the
+            // SystemdService is their successor (the old step's delete runs nothing). Agents keep theirs.
+            const agents = new Set(recorded.filter((r) => r.inputs.unit === "k3s-agent.service").map((r) => r.name.replace(/-k3s$/, "")));
+            const merged = (name: string) =>
+                name
+                    .replace(/-buildkit-ready$/, "-buildkit")
+                    .replace(/^(.*)-k3s-ready$/, (all, host: string) => (agents.has(host) ? all : `${host}-k3s`));
             for (const urn of retired) {
                 const name = urn.slice(urn.lastIndexOf("::") + 2);
                 const successor = recorded.find((r) => r.name === merged(name));
@@ -70,7 +74,10 @@ describe("the resource tree", () => {
                         : /^pulumi-nodejs:dynamic\/k3s-buildkit:SystemdService$/,
                 );
                 if (merged(name) !== name)
-                    assert.match(String(successor.inputs.readyScript), /buildctl --addr "\$BUILDKIT_ADDR" debug workers/);
+                    assert.match(
+                        String(successor.inputs.readyScript),
+                        /buildctl --addr "\$BUILDKIT_ADDR" debug workers|k3s kubectl get node/,
+                    );
             }
             // The daemon's certificates were eight @pulumi/tls resources; the program issues them itself now
             // (one BuildkitMutualTls): new certificates once, the daemon rolls (docs/runbooks.md).

@@ -77,7 +77,7 @@ describe("npm run render", () => {
             "hosts/local/steps/04-local-buildkit-install.delete.sh",
             "hosts/local/steps/04-local-buildkit-install.sh",
             "hosts/local/steps/05-local-k3s-drain.sh",
-            "hosts/local/steps/06-local-k3s-ready.sh",
+            "hosts/local/steps/06-local-k3s.ready.sh",
             "hosts/local/steps/07-local-buildkit.ready.sh",
             "hosts/local/steps/08-local-kubeconfig.sh",
         ]);

@@ -78,7 +78,8 @@ export function restartWindows(
     const windows: Record<string, [number, number]> = {};
     for (const n of nodes) {
         const restart = slots.get(`${n}-k3s`);
-        const ready = slots.get(`${n}-k3s-ready`);
+        // A server's ready check is part of its restart step (an agent's is a step of its own).
+        const ready = slots.get(`${n}-k3s-ready`) ?? restart;
         if (restart?.runs === true && ready !== undefined) windows[n] = [restart.start, ready.end];
     }
     let maxAtOnce = 0;
