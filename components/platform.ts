@@ -23,6 +23,7 @@ import { K3S_CONFIG_PATH } from "./host/k3s";
 import { stackProxy } from "./host/proxy-env";
 import { rolloutWaves } from "./host/rollout";
 import { K3sToken } from "./host/token";
+import { skipSdkPromiseStacks } from "./promise-stacks";
 
 export type { HostOutputs } from "./host/host";
 export type { BuildOutputs } from "./builds/outputs";
@@ -58,6 +59,8 @@ export class Platform extends pulumi.ComponentResource implements PlatformOutput
     public readonly buildx: PlatformOutputs["buildx"];
 
     constructor(name: string, stack: StackConfig, opts: pulumi.ComponentResourceOptions = {}) {
+        // Before the first resource: the SDK's per-promise stack traces cost most of a large evaluation.
+        skipSdkPromiseStacks();
         super("k3s-buildkit:index:Platform", name, {}, opts);
         const outputs = createPlatform(this, stack);
         this.hosts = outputs.hosts;
