@@ -62,3 +62,30 @@ describe("derived provider versions", () => {
         assert.equal(stepRerun(changes), false, "the create script does not run again");
     });
 });
+
+describe("a provider's version follows its modules", () => {
+    it("changes when a module the provider's module loads changes, not when an unrelated one does", async () => {
+        const { mkdtempSync, writeFileSync, mkdirSync } = await import("node:fs");
+        const { tmpdir } = await import("node:os");
+        /** A provider module requiring a helper module, in a fresh directory (so a fresh module graph). */
+        const load = (helper: string, unrelated: string): Parameters<typeof providerVersion>[0] => {
+            const dir = mkdtempSync(join(tmpdir(), "k3sbk-pv-"));
+            mkdirSync(join(dir, "lib"));
+            writeFileSync(join(dir, "lib", "helper.js"), helper);
+            writeFileSync(join(dir, "unrelated.js"), unrelated);
+            writeFileSync(
+                join(dir, "provider.js"),
+                'const { greet } = require("./lib/helper");\nexports.provider = { create: async () => ({ id: greet() }) };\n',
+            );
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            require(join(dir, "unrelated.js"));
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            return (require(join(dir, "provider.js")) as { provider: Parameters<typeof providerVersion>[0] }).provider;
+        };
+        const a = await providerVersion(load('exports.greet = () => "a";\n', "1;\n"));
+        const same = await providerVersion(load('exports.greet = () => "a";\n', "2;\n"));
+        const b = await providerVersion(load('exports.greet = () => "b";\n', "1;\n"));
+        assert.equal(same, a, "another directory, an unrelated module changed: the same version");
+        assert.notEqual(b, a, "the helper changed: another version");
+    });
+});
