@@ -26,8 +26,22 @@ export function hostConnection(config: ConnectionConfig, secrets: StackSecrets):
     };
 }
 
-/** The {@link TransportTarget} input for dynamic resources: a secret Output when it holds a key. */
+const targets = new WeakMap<HostConnection, pulumi.Input<TransportTarget>>();
+
+/**
+ * The {@link TransportTarget} input for dynamic resources: a secret Output when it holds a key. One per
+ * connection, shared by all the resources that use it (a host has about twenty).
+ */
 export function transportTarget(conn: HostConnection): pulumi.Input<TransportTarget> {
+    let t = targets.get(conn);
+    if (t === undefined) {
+        t = newTransportTarget(conn);
+        targets.set(conn, t);
+    }
+    return t;
+}
+
+function newTransportTarget(conn: HostConnection): pulumi.Input<TransportTarget> {
     const c = conn.config;
     if (c.kind === "local") return { kind: "local", sudo: c.sudo };
     if (conn.privateKey === undefined) throw new Error(`ssh connection to ${c.host} has no private key`);

@@ -29,7 +29,16 @@ export const SCRIPT_NAMES = [
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
-const read = (file: string) => readFileSync(join(__dirname, "scripts", file), "utf8");
+const texts = new Map<string, string>();
+/** A script file's text, read once per process (every host renders the same files). */
+const read = (file: string): string => {
+    let text = texts.get(file);
+    if (text === undefined) {
+        text = readFileSync(join(__dirname, "scripts", file), "utf8");
+        texts.set(file, text);
+    }
+    return text;
+};
 
 /** The body of a host script, with the shared helpers in front. */
 export function scriptBody(name: ScriptName): string {
