@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: measures the program offline (under Pulumi's mocks) and prints a Markdown table:
- * evaluation time and peak memory by number of hosts and of builds (each size in its own process), resources and
+ * evaluation time (median of 3) and peak memory by number of hosts and of builds (each run in its own process), resources and
  * remote commands per host on a fresh install, the longest chain of remote commands (the critical path
  * of a fresh `up`), inputs changed by a re-run with no change, and the blast radius of typical changes,
  * including one build's context and, for builds, how many builds would run; for a k3s upgrade of 3 servers
@@ -8,7 +8,9 @@
  * Copy the output into docs/benchmarks.md with the machine it ran on.
  */
 import { execFileSync } from "node:child_process";
-import { cpus, totalmem } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
 import { FAKE_SSH_KEY as KEY, diffRuns, type RecordedWithDeps, restartWindows, runPlatform, schedule } from "../tools/evaluate";
 
 /** A stack of `n` hosts: one server, n-1 agents. */
@@ -67,12 +69,19 @@ export function buildStack(n: number, change?: number): Record<string, unknown> 
     };
 }
 
+/** Runs of each size; the table gives the median time and the highest peak RSS (this machine kind's timings vary by ±20 %). */
+const RUNS = 3;
+
 async function measureChild(kind: "hosts" | "builds", n: number): Promise<{ ms: number; rssMiB: number; resources: number }> {
-    const out = execFileSync(process.execPath, ["--import", "tsx", __filename, "--child", kind, String(n)], {
-        encoding: "utf8",
-        maxBuffer: 1 << 26,
+    const runs = Array.from({ length: RUNS }, () => {
+        const out = execFileSync(process.execPath, ["--import", "tsx", __filename, "--child", kind, String(n)], {
+            encoding: "utf8",
+            maxBuffer: 1 << 26,
+        });
+        return JSON.parse(out.trim().split("\n").pop() ?? "{}") as { ms: number; rssMiB: number; resources: number };
     });
-    return JSON.parse(out.trim().split("\n").pop() ?? "{}") as { ms: number; rssMiB: number; resources: number };
+    const ms = runs.map((r) => r.ms).sort((a, b) => a - b)[Math.floor(RUNS / 2)];
+    return { ms, rssMiB: Math.max(...runs.map((r) => r.rssMiB)), resources: runs[0].resources };
 }
 
 async function child(kind: string, n: number): Promise<void> {
@@ -82,6 +91,71 @@ async function child(kind: string, n: number): Promise<void> {
     const rssMiB = process.resourceUsage().maxRSS / 1024;
     console.log(JSON.stringify({ ms: Math.round(ms), rssMiB: Math.round(rssMiB), resources: recorded.length }));
     process.exit(0);
+}
+
+interface CpuProfile {
+    readonly nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    readonly samples: number[];
+    readonly timeDeltas: number[];
+}
+
+/** Where a profile node's code lives: a package, this program, Node itself, or the VM's own work. */
+function area(url: string, fn: string): string {
+    if (url === "") return fn.startsWith("(") ? fn : "(native)";
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (pkg !== null) return pkg[1];
+    if (url.startsWith("node:")) return "node internals";
+    const own = /\/(components|tools|index\.ts|scripts)\b/.exec(url);
+    return own === null ? url : `this program (${own[1]})`;
+}
+
+/**
+ * `npm run bench -- --profile hosts 100` (or `builds 200`): one evaluation under `--cpu-prof`, and the
+ * entries with the most self time: by function, and by package (GC, module loading and the VM count as
+ * their own entries).
+ */
+async function profile(kind: "hosts" | "builds", n: number): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), "k3sbk-profile-"));
+    const out = execFileSync(
+        process.execPath,
+        ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--import", "tsx", __filename, "--child", kind, String(n)],
+        {
+            encoding: "utf8",
+            maxBuffer: 1 << 26,
+        },
+    );
+    const measured = JSON.parse(out.trim().split("\n").pop() ?? "{}") as { ms: number; rssMiB: number; resources: number };
+    const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+    if (file === undefined) throw new Error(`no profile written in ${dir}`);
+    const prof = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile;
+    rmSync(dir, { recursive: true, force: true });
+    const byId = new Map(prof.nodes.map((nd) => [nd.id, nd.callFrame]));
+    const fns = new Map<string, number>();
+    const areas = new Map<string, number>();
+    let total = 0;
+    prof.samples.forEach((id, k) => {
+        const us = prof.timeDeltas[k] ?? 0;
+        const f = byId.get(id);
+        if (f === undefined) return;
+        total += us;
+        const short = f.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*?\/(components|tools|scripts)\//, "$1/");
+        const key = f.url === "" ? f.functionName : `${f.functionName || "(anonymous)"} ${short}:${f.lineNumber + 1}`;
+        fns.set(key, (fns.get(key) ?? 0) + us);
+        const a = area(f.url, f.functionName);
+        areas.set(a, (areas.get(a) ?? 0) + us);
+    });
+    const top = (m: Map<string, number>, count: number) =>
+        [...m.entries()]
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, count)
+            .map(([k, us]) => `| ${k.replace(/\|/g, "\\|")} | ${(us / 1000).toFixed(0)} ms | ${((100 * us) / total).toFixed(1)} % |`);
+    console.log(
+        `Profile of one evaluation, ${n} ${kind}: ${measured.resources} resources, ${measured.ms} ms, peak RSS ${measured.rssMiB} MiB (under --cpu-prof)\n`,
+    );
+    console.log("| Self time by package | time | share |", "\n| --- | --- | --- |");
+    console.log(top(areas, 12).join("\n"));
+    console.log("\n| Self time by function | time | share |", "\n| --- | --- | --- |");
+    console.log(top(fns, 15).join("\n"));
 }
 
 async function main(): Promise<void> {
@@ -172,5 +246,10 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
     const i = process.argv.indexOf("--child");
-    void (i >= 0 ? child(process.argv[i + 1], Number(process.argv[i + 2])) : main());
+    const p = process.argv.indexOf("--profile");
+    void (i >= 0
+        ? child(process.argv[i + 1], Number(process.argv[i + 2]))
+        : p >= 0
+          ? profile(process.argv[p + 1] === "builds" ? "builds" : "hosts", Number(process.argv[p + 2] ?? 100))
+          : main());
 }

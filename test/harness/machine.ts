@@ -256,7 +256,9 @@ export async function bootMachine(name: string, options: BootOptions = {}): Prom
     writeFileSync(
         join(root, "etc/ssh/sshd_config.d/test.conf"),
         `Port ${port}\nListenAddress ${options.privateNetwork === undefined ? "127.0.0.1" : "0.0.0.0"}\nHostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\n` +
-            `PermitRootLogin prohibit-password\nForceCommand /usr/local/sbin/record-command\n`,
+            `PermitRootLogin prohibit-password\nForceCommand /usr/local/sbin/record-command\n` +
+            // Each channel (session) in the journal too: "Starting session: command for …" (benchmarks count them).
+            `LogLevel VERBOSE\n`,
     );
     // Every command line a client sends is recorded, so tests can prove no secret is ever on one.
     writeFileSync(
