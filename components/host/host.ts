@@ -193,8 +193,10 @@ export class Host extends pulumi.ComponentResource implements HostHandle {
                 registries: settings.registries,
                 k3sUnit: h.role === "server" ? "k3s.service" : "k3s-agent.service",
                 expectedSha256: expectedBuildkitSha256(this.arch, settings.buildkit.sha256, first),
-                // Installed beside k3s; started once k3s is Ready.
-                after: args.after,
+                // Installed once k3s's install step made the directories they share (BuildKit's root beside
+                // k3s's data dir: a destroy then removes BuildKit first, and k3s its parents), beside k3s's
+                // start; started once k3s is Ready.
+                after: [...args.after, this.k3s.install],
                 startAfter: [this.k3s.ready],
                 proxyEnv: args.proxy.buildkit,
             },

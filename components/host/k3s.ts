@@ -128,6 +128,8 @@ export class K3sNode extends pulumi.ComponentResource {
     public readonly member?: pulumi.Resource;
     /** The k3s unit's state; depend on it for things that need k3s's containerd. */
     public readonly service: SystemdService;
+    /** The install step (binary, unit, data directory); it neither starts nor restarts k3s. */
+    public readonly install: pulumi.Resource;
     /** Admin kubeconfig pointed at the registration address, else at this server's (secret); only with `exportKubeconfig`. */
     public readonly kubeconfig?: pulumi.Output<string>;
 
@@ -238,6 +240,7 @@ export class K3sNode extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [...after, ...stageDeps], deleteBeforeReplace: true },
         );
+        this.install = install;
         this.binarySha256 = install.stdout.apply((out) => parseInstallOutput(out)[0]);
 
         const caContents = Object.values(args.registries).flatMap((r) => (r.ca === undefined ? [] : [r.ca]));

@@ -367,12 +367,17 @@ async function lease(t: SshTarget): Promise<{ session: SshSession; connection: P
     }
 }
 
-/** Closes every pooled connection (tests; a provider process just exits). */
-export function closeSshPool(): void {
-    for (const [key, c] of [...sshPool().connections]) {
+/** Closes every pooled connection; resolves once they are closed (tests; a provider process just exits). */
+export async function closeSshPool(): Promise<void> {
+    const closing = [...sshPool().connections].map(async ([key, c]) => {
         retire(key, c);
-        c.session.then((s) => s.close()).catch(() => undefined);
-    }
+        const s = await c.session.catch(() => undefined);
+        if (s === undefined) return;
+        const closed = new Promise<void>((resolve) => s.client.once("close", () => resolve()));
+        s.close();
+        await closed;
+    });
+    await Promise.all(closing);
 }
 
 /** A command's channel failed because its connection went away (it may have run in part: steps are idempotent). */

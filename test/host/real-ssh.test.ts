@@ -310,7 +310,7 @@ describe("one pooled SSH connection per host, over real OpenSSH", () => {
     }
 
     it("runs concurrent steps over one connection, bounded below sshd's MaxSessions", async () => {
-        closeSshPool();
+        await closeSshPool();
         const t = m.target("builder", { dialErrorLimit: 1 });
         const connectionsBefore = await accepted("builder");
         const dialsBefore = sshPool().stats.dials;
@@ -327,7 +327,7 @@ describe("one pooled SSH connection per host, over real OpenSSH", () => {
     });
 
     it("re-dials a connection dropped under a running step, which then succeeds (run once more: steps are idempotent)", async () => {
-        closeSshPool();
+        await closeSshPool();
         const t = m.target("builder", { dialErrorLimit: 1 });
         const marker = "/tmp/k3sbk-redial-marker";
         await m.exec(`rm -f ${marker}`);
@@ -351,7 +351,7 @@ describe("one pooled SSH connection per host, over real OpenSSH", () => {
     });
 
     it("a connection that drops again under the retried step fails the step, naming the drop", async () => {
-        closeSshPool();
+        await closeSshPool();
         const t = m.target("builder", { dialErrorLimit: 1 });
         const marker = "/tmp/k3sbk-redial-twice";
         await m.exec(`rm -f ${marker}`);

@@ -16,6 +16,7 @@ import { after, before, describe, it } from "node:test";
 import { kubeAccess, kubeGet, kubeGetText } from "../../components/builds/kube-client";
 import { tunnelKubeconfig } from "../../components/host/kubeconfig";
 import { apiTunnel, openApiTunnel } from "../../components/host/tunnel";
+import { closeSshPool } from "../../components/host/transport";
 import { adminKubeconfig, etcdArgs, k3sTls, kubeApiServerArgs, kubeApiServerBinaries } from "../harness/kube-apiserver";
 import { bootMachine, generateKey, KUBE_PARTS, type Machine } from "../harness/machine";
 
@@ -87,7 +88,9 @@ describe("the API of a server behind a bastion", () => {
         assert.equal(version?.gitVersion, builtVersion);
         // Authenticated as k3s.yaml's admin (the client certificate), through the same path.
         assert.equal((await kubeGet<{ metadata: { name: string } }>(access, "/api/v1/namespaces/default"))?.metadata.name, "default");
-        // The server's SSH peer is the bastion's sshd (its forward), not this process.
+        // The server's SSH peer is the bastion's sshd (its forward), not this process (whose own connection
+        // for the harness's commands is closed first).
+        await closeSshPool();
         const peers = execFileSync("ss", ["-Htnp", "state", "established", `( dport = :${server.port} )`], { encoding: "utf8" });
         assert.match(peers, /10\.231\.0\.2:\d+\s+users:\(\("sshd"/, peers);
         assert.doesNotMatch(peers, /"node"/, "this process does not talk to the server directly");
