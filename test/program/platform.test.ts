@@ -107,7 +107,11 @@ describe("host layer: children, inputs, dependencies", () => {
         assert.deepEqual(deps("a1-k3s-drain"), ["a1-k3s-install", "a1-preflight", "k3s-first-server", "s1-k3s", "s1-k3s-certificates"]);
         assert.deepEqual(deps("a1-k3s"), ["a1-k3s-config", "a1-k3s-drain", "a1-k3s-install", "a1-k3s-registries"]);
         assert.deepEqual(deps("a1-k3s-member"), ["a1-k3s-ready"], "a removal drains and deletes the node before the uninstall");
-        assert.deepEqual(deps("s1-buildkit-install"), ["k3s-first-server", "s1-k3s-install", "s1-preflight"], "BuildKit installs beside k3s's start");
+        assert.deepEqual(
+            deps("s1-buildkit-install"),
+            ["k3s-first-server", "s1-k3s-install", "s1-preflight"],
+            "BuildKit installs beside k3s's start",
+        );
         assert.deepEqual(deps("s1-buildkit-socket"), [
             "s1-buildkit-install",
             "s1-buildkit-service-unit",
