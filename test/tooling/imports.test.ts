@@ -5,7 +5,8 @@
  *   render (pure renderers, the shell quoting) < config (the stack schema) < builds (build specs, the build
  *   Job) < host (machines: steps, files, units, k3s, BuildKit, host builds) < cluster < platform.ts < index.ts
  *
- * aliases.ts and provider-version.ts are shared leaves: anyone may import them; they import no component.
+ * aliases.ts, provider-version.ts and promise-stacks.ts are shared leaves: anyone may import them; they
+ * import no component.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -16,6 +17,7 @@ const root = join(__dirname, "..", "..");
 const FLOORS: Record<string, number> = {
     "components/aliases.ts": -1,
     "components/provider-version.ts": -1,
+    "components/promise-stacks.ts": -1,
     "components/render": 0,
     "components/config": 1,
     "components/builds": 2,
