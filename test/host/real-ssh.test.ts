@@ -181,18 +181,16 @@ describe("HostFile over real SSH", () => {
     });
 });
 
+/** A unit file for `unit` that runs `sleep infinity`, enabled into multi-user.target. */
+const sleepUnit = (target: TransportTarget, unit: string): HostFileInputs =>
+    fileInputs(target, `/etc/systemd/system/${unit}`, "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n");
+
 describe("SystemdService over real SSH on real systemd", () => {
     it("full lifecycle: start, unchanged read, stopped/disabled by hand seen as drift, repaired, restart on trigger, delete", async () => {
         const f = fileProvider();
         const s = serviceProvider();
         const target = m.target("builder");
-        const unitFile = await f.create(
-            fileInputs(
-                target,
-                "/etc/systemd/system/k3sbk-demo.service",
-                "[Unit]\nDescription=demo\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n",
-            ),
-        );
+        const unitFile = await f.create(sleepUnit(target, "k3sbk-demo.service"));
         const inputs: SystemdServiceInputs = {
             target,
             unit: "k3sbk-demo.service",
@@ -247,13 +245,7 @@ describe("SystemdService over real SSH on real systemd", () => {
         const f = fileProvider();
         const s = serviceProvider();
         const target = m.target("builder");
-        const unitFile = await f.create(
-            fileInputs(
-                target,
-                "/etc/systemd/system/k3sbk-ready.service",
-                "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n",
-            ),
-        );
+        const unitFile = await f.create(sleepUnit(target, "k3sbk-ready.service"));
         const inputs: SystemdServiceInputs = {
             target,
             unit: "k3sbk-ready.service",
