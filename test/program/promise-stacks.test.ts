@@ -1,61 +1,87 @@
 /**
- * The SDK's per-promise stack traces are formatted as "" (they are printed only with
+ * The SDK's per-promise stack traces are not captured (they are printed only with
  * PULUMI_DEBUG_PROMISE_LEAKS set); every other error keeps its stack.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isSdkPromiseStack, skipSdkPromiseStacks } from "../../components/promise-stacks";
+import * as pulumi from "@pulumi/pulumi";
+import { skipSdkPromiseStacks, withoutStackFrames } from "../../components/promise-stacks";
+import { recordingMocks } from "../../tools/evaluate";
 
-/** The SDK's wrapper (internal: not in its typings). */
+/** The SDK's wrapper module (internal: not in its typings). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const debuggable = require("@pulumi/pulumi/runtime/debuggable") as {
     debuggablePromise: <T>(p: Promise<T>, ctx: string) => Promise<T>;
     promiseDebugString: (p: Promise<unknown>) => string;
 };
 
-/** The hook V8 calls to format a stack (compared by identity only). */
-// eslint-disable-next-line @typescript-eslint/unbound-method
-const currentHook = () => Error.prepareStackTrace;
+/** A resource of a type the mocks know nothing about. */
+class Thing extends pulumi.CustomResource {
+    constructor(name: string) {
+        super("test:index:Thing", name, { size: 1 });
+    }
+}
 
-const frame = (name: string | null) => ({ getFunctionName: () => name });
+/**
+ * Registers one resource under the mocks and returns how many stacks the SDK's promise wrapper
+ * captured meanwhile (stacks whose first frame is `debuggablePromise`, seen by V8's formatting hook).
+ */
+async function sdkStacksWhileRegistering(name: string): Promise<number> {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- a hook V8 calls unbound itself
+    const prepare = Error.prepareStackTrace;
+    let captured = 0;
+    Error.prepareStackTrace = (error, frames) => {
+        if (frames[0]?.getFunctionName() === "debuggablePromise") captured++;
+        return prepare === undefined ? String(error) : (prepare(error, frames) as unknown);
+    };
+    try {
+        const r = new Thing(name);
+        await new Promise((done) => r.urn.apply(done));
+    } finally {
+        Error.prepareStackTrace = prepare;
+    }
+    return captured;
+}
 
 describe("the SDK's promise stacks", () => {
-    it("are recognised by their first frame only", () => {
-        assert.equal(isSdkPromiseStack([frame("debuggablePromise"), frame("registerResource")]), true);
-        assert.equal(isSdkPromiseStack([frame("registerResource"), frame("debuggablePromise")]), false);
-        assert.equal(isSdkPromiseStack([frame(null)]), false);
-        assert.equal(isSdkPromiseStack([]), false);
+    it("a function wrapped captures no frames, and the limit is restored, also when it throws", () => {
+        const limit = Error.stackTraceLimit;
+        const stack = withoutStackFrames(() => new Error("inside").stack ?? "")();
+        assert.equal(stack.includes("    at "), false, stack);
+        assert.equal(Error.stackTraceLimit, limit);
+        assert.throws(
+            withoutStackFrames(() => {
+                throw new Error("thrown inside");
+            }),
+            /thrown inside/,
+        );
+        assert.equal(Error.stackTraceLimit, limit);
+        assert.match(new Error("outside").stack ?? "", /\n {4}at /);
     });
 
     it("is not installed while promise leaks are debugged", () => {
-        const before = currentHook();
+        const before = debuggable.debuggablePromise;
         assert.equal(skipSdkPromiseStacks({ PULUMI_DEBUG_PROMISE_LEAKS: "1" }), false);
-        assert.equal(currentHook(), before);
+        assert.equal(debuggable.debuggablePromise, before);
     });
 
-    it("the real SDK's promises record no stack; other errors keep theirs, once installed (idempotent)", async () => {
-        // The SDK marks the promise it is given (and returns another).
-        type Marked = Promise<number> & { _debugStackTrace?: string; _debugId?: number };
-        const p: Marked = Promise.resolve(1);
-        const pDone = debuggable.debuggablePromise(p, "a test promise");
-        assert.match(
-            p._debugStackTrace ?? "",
-            /^Error\n {4}at (Object\.)?debuggablePromise /,
-            "before: the SDK formats a stack per promise",
-        );
-        skipSdkPromiseStacks({});
-        const once = currentHook();
+    it("the real SDK registers a resource capturing no promise stacks once installed (idempotent); promises stay tracked, other errors keep their stacks", async () => {
+        await recordingMocks();
+        assert.ok((await sdkStacksWhileRegistering("before")) > 0, "before: the SDK captures a stack per promise");
+        assert.equal(skipSdkPromiseStacks({}), true);
+        const installed = debuggable.debuggablePromise;
         assert.equal(skipSdkPromiseStacks({}), false, "installed once");
-        assert.equal(currentHook(), once);
+        assert.equal(debuggable.debuggablePromise, installed);
+        assert.equal(await sdkStacksWhileRegistering("after"), 0);
+
+        type Marked = Promise<number> & { _debugId?: number };
         const q: Marked = Promise.resolve(2);
-        const qDone = debuggable.debuggablePromise(q, "another");
-        assert.equal(q._debugStackTrace, "");
-        assert.equal(debuggable.promiseDebugString(q), `CONTEXT(${String(q._debugId)}): another\nSTACK_TRACE:\n`);
+        assert.equal(await debuggable.debuggablePromise(q, "another"), 2);
+        assert.match(debuggable.promiseDebugString(q), new RegExp(`^CONTEXT\\(${String(q._debugId)}\\): another\\nSTACK_TRACE:\\nError$`));
         function somewhereInTheProgram(): Error {
             return new Error("a real failure");
         }
         const stack = somewhereInTheProgram().stack ?? "";
         assert.match(stack, /^Error: a real failure\n {4}at somewhereInTheProgram \(.*promise-stacks\.test\.ts:\d+:\d+\)/);
-        await Promise.all([pDone, qDone]);
     });
 });
