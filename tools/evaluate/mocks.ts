@@ -141,17 +141,19 @@ export async function recordingMocks(preview = false, arch = "amd64"): Promise<R
     return recorded;
 }
 
-/** Waits until no new resource has registered for `rounds` × 30 ms (all applies have run). */
-export async function settle(recorded: readonly unknown[], rounds = 10): Promise<void> {
-    let last = -1;
-    let stable = 0;
-    while (stable < rounds) {
-        await new Promise((r) => setTimeout(r, 30));
-        if (recorded.length === last) stable++;
-        else {
-            stable = 0;
-            last = recorded.length;
-        }
+/** The SDK's wait for every outstanding RPC (internal: the language host ends a program with it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
+
+/**
+ * Waits until the program is done as the language host decides it (every registration's RPC finished,
+ * so every apply that registers more has run), then once more while that registered more.
+ */
+export async function settle(recorded: readonly unknown[]): Promise<void> {
+    for (let seen = -1; seen !== recorded.length;) {
+        seen = recorded.length;
+        await waitForRPCs();
+        await new Promise((r) => setImmediate(r));
     }
 }
 

@@ -86,7 +86,6 @@ export async function runPlatform(
     secretKeys: readonly string[] = [],
     preview = false,
     arch = "amd64",
-    settleRounds = 10,
 ): Promise<{ recorded: RecordedWithDeps[]; platform: import("../../components/platform").Platform }> {
     const recorded = await recordingMocks(preview, arch);
     setStackConfig(values, secretKeys);
@@ -126,7 +125,7 @@ export async function runPlatform(
             },
         ],
     });
-    await settle(recorded, settleRounds);
+    await settle(recorded);
     const nameOf = async (r: pulumi.Resource) => urnName((await resolve(r.urn)).value ?? "");
     const withDeps: RecordedWithDeps[] = [];
     const qualifiedType = (key: string): string => {
