@@ -23,8 +23,13 @@ const versions = new WeakMap<object, Promise<string>>();
  * `provider` serialized as the SDK serializes a dynamic provider into `__provider` (the same call; only
  * the factory arrow's own text, `() => provider`, is printed by whichever compiler loaded this file).
  */
+export function serializeProvider(provider: pulumi.dynamic.ResourceProvider): Promise<pulumi.runtime.SerializedFunction> {
+    return pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+}
+
+/** The text of {@link serializeProvider}. */
 export async function serializedProvider(provider: pulumi.dynamic.ResourceProvider): Promise<string> {
-    return (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text;
+    return (await serializeProvider(provider)).text;
 }
 
 const isPackage = (file: string) => file.includes(`${sep}node_modules${sep}`);
@@ -69,21 +74,44 @@ export function programModules(root: NodeJS.Module): NodeJS.Module[] {
     return [...seen.values()].sort((a, b) => (a.filename < b.filename ? -1 : 1));
 }
 
+/** Where a provider's code comes from: the module exporting it, under which name, and the program modules it loads. */
+export interface ProviderSources {
+    readonly name: string;
+    readonly module: NodeJS.Module;
+    /** The module and the modules of this program it loads, transitively, sorted by file name. */
+    readonly modules: readonly NodeJS.Module[];
+}
+
+const sources = new WeakMap<object, ProviderSources | null>();
+
+/** The provider's sources (see {@link ProviderSources}); undefined for a provider no loaded module exports. Once per provider. */
+export function providerSources(provider: pulumi.dynamic.ResourceProvider): ProviderSources | undefined {
+    let s = sources.get(provider);
+    if (s === undefined) {
+        const found = exporterOf(provider);
+        s = found === undefined ? null : { ...found, modules: programModules(found.module) };
+        sources.set(provider, s);
+    }
+    return s ?? undefined;
+}
+
+/** sha256 (hex) of the provider's export name and its modules' paths (relative to its own, so the same in every checkout) and contents. */
+export function sourceDigest(found: ProviderSources): string {
+    const base = dirname(found.module.filename);
+    const h = createHash("sha256").update(`export ${found.name}\n`);
+    for (const m of found.modules) h.update(`${relative(base, m.filename)}\n`).update(readFileSync(m.filename));
+    return h.digest("hex");
+}
+
 /** sha256 (16 hex digits) of the provider's source (see the module comment); once per provider and process. */
 export function providerVersion(provider: pulumi.dynamic.ResourceProvider): Promise<string> {
     let v = versions.get(provider);
     if (v === undefined) {
-        const found = exporterOf(provider);
+        const found = providerSources(provider);
         if (found === undefined) {
             v = serializedProvider(provider).then((text) => createHash("sha256").update(text).digest("hex").slice(0, 16));
         } else {
-            // Paths relative to the provider's own module: the same in every checkout.
-            const base = dirname(found.module.filename);
-            const h = createHash("sha256").update(`export ${found.name}\n`);
-            for (const m of programModules(found.module)) {
-                h.update(`${relative(base, m.filename)}\n`).update(readFileSync(m.filename));
-            }
-            v = Promise.resolve(h.digest("hex").slice(0, 16));
+            v = Promise.resolve(sourceDigest(found).slice(0, 16));
         }
         versions.set(provider, v);
     }

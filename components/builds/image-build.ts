@@ -22,6 +22,7 @@ import {
     jobSpec,
     replicaIndex,
 } from "./job-spec";
+import { DynamicResource } from "../dynamic-resource";
 
 export interface ImageBuildArgs {
     /** Kubernetes provider of the cluster the daemon runs in. */
@@ -45,7 +46,7 @@ export interface ImageBuildArgs {
 }
 
 /** Waits for a build Job and exposes the image digest from its metadata (see ./build-result-provider.ts). */
-export class BuildResult extends pulumi.dynamic.Resource {
+export class BuildResult extends DynamicResource {
     declare public readonly digest: pulumi.Output<string>;
     declare public readonly ref: pulumi.Output<string>;
     declare public readonly names: pulumi.Output<string[]>;

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CacheUsage } from "../host/cache-usage-provider";
 import { providerVersion } from "../provider-version";
 import { cacheReportProvider } from "./cache-report-provider";
+import { DynamicResource } from "../dynamic-resource";
 
 export interface BuildkitCacheReportArgs {
     /** Secret. */
@@ -15,7 +16,7 @@ export interface BuildkitCacheReportArgs {
     readonly daemons: readonly string[];
 }
 
-export class BuildkitCacheReport extends pulumi.dynamic.Resource {
+export class BuildkitCacheReport extends DynamicResource {
     /** The report's finish time (RFC 3339); empty before the CronJob's first run. */
     declare public readonly reportedAt: pulumi.Output<string>;
     /** Per daemon pod: `available`, `totalBytes`, `reclaimableBytes`, `records`. */

@@ -5,10 +5,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import { mutualTlsProvider, type TlsPlan } from "./mutual-tls";
+import { DynamicResource } from "../dynamic-resource";
 
 type Three = { ca: string; server: string; client: string };
 
-export class BuildkitMutualTls extends pulumi.dynamic.Resource {
+export class BuildkitMutualTls extends DynamicResource {
     /** PEM certificates (not secret). */
     declare public readonly certs: pulumi.Output<Three>;
     /** PEM private keys (secret). */

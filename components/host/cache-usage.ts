@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
 import { buildkitCacheUsageProvider, type CacheUsage } from "./cache-usage-provider";
+import { DynamicResource } from "../dynamic-resource";
 
 export interface BuildkitCacheUsageArgs {
     readonly connection: HostConnection;
@@ -13,7 +14,7 @@ export interface BuildkitCacheUsageArgs {
     readonly address: string;
 }
 
-export class BuildkitCacheUsage extends pulumi.dynamic.Resource {
+export class BuildkitCacheUsage extends DynamicResource {
     declare public readonly available: pulumi.Output<boolean>;
     declare public readonly totalBytes: pulumi.Output<number>;
     declare public readonly reclaimableBytes: pulumi.Output<number>;

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
 import { k3sCertificatesProvider, type RotationPlan } from "./certificates-provider";
+import { DynamicResource } from "../dynamic-resource";
 
 export interface K3sCertificatesArgs {
     readonly connection: HostConnection;
@@ -18,7 +19,7 @@ export interface K3sCertificatesArgs {
     readonly rotation: RotationPlan;
 }
 
-export class K3sCertificates extends pulumi.dynamic.Resource {
+export class K3sCertificates extends DynamicResource {
     /** The earliest expiry of the node's certificates (RFC 3339, UTC), as of the last up or refresh. */
     declare public readonly expiresAt: pulumi.Output<string>;
 

@@ -1,8 +1,9 @@
 /** `FirstServer`: which host created the cluster, guarded against removal (provider: ./first-server-provider.ts). */
 import * as pulumi from "@pulumi/pulumi";
 import { firstServerProvider, type FirstServerInputs } from "./first-server-provider";
+import { DynamicResource } from "../dynamic-resource";
 
-export class FirstServer extends pulumi.dynamic.Resource {
+export class FirstServer extends DynamicResource {
     declare public readonly host: pulumi.Output<string>;
     declare public readonly address: pulumi.Output<string>;
 

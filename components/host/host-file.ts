@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
 import { hostFileProvider } from "./host-file-provider";
+import { DynamicResource } from "../dynamic-resource";
 
 export interface HostFileArgs {
     /** The host the file lives on. */
@@ -28,7 +29,7 @@ export interface HostFileArgs {
 }
 
 /** A file on a host, managed with drift detection. */
-export class HostFile extends pulumi.dynamic.Resource {
+export class HostFile extends DynamicResource {
     /** Absolute path of the file. */
     declare public readonly path: pulumi.Output<string>;
     /** sha256 of the content on the host (secret). */

@@ -18,6 +18,7 @@ import { type BuildctlBuild, buildctlArgs, repositoryOf } from "../builds/buildc
 import { contextHash, inlineEntries, walkContext } from "../builds/context";
 import { type HostBuildInputs, hostBuildProvider } from "./host-build-provider";
 import { contextSource, insecureRegistry, registryOf } from "../builds/job-spec";
+import { DynamicResource } from "../dynamic-resource";
 
 export type HostBuildConfig = ResolvedConfig["hostBuilds"][number];
 
@@ -101,7 +102,7 @@ export interface HostImageBuildArgs {
 }
 
 /** Host build dynamic resource (see ./host-build-provider.ts). */
-export class HostBuild extends pulumi.dynamic.Resource {
+export class HostBuild extends DynamicResource {
     declare public readonly digest: pulumi.Output<string>;
     declare public readonly ref: pulumi.Output<string>;
     declare public readonly names: pulumi.Output<string[]>;

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
 import { systemdServiceProvider } from "./host-service-provider";
+import { DynamicResource } from "../dynamic-resource";
 
 export interface SystemdServiceArgs {
     readonly connection: HostConnection;
@@ -37,7 +38,7 @@ export interface SystemdServiceArgs {
 }
 
 /** The enabled/active state of a systemd unit, managed with drift detection. */
-export class SystemdService extends pulumi.dynamic.Resource {
+export class SystemdService extends DynamicResource {
     declare public readonly unit: pulumi.Output<string>;
     declare public readonly enabled: pulumi.Output<boolean>;
     declare public readonly active: pulumi.Output<boolean>;

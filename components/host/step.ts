@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { providerVersion } from "../provider-version";
 import { type HostConnection, transportTarget } from "./connection";
 import { fileSha256, type HostStepInputs, hostStepProvider, hostUploadProvider } from "./step-provider";
+import { DynamicResource } from "../dynamic-resource";
 
 export interface HostStepArgs {
     readonly connection: HostConnection;
@@ -27,7 +28,7 @@ export interface HostStepArgs {
 }
 
 /** One install step on a host. */
-export class HostStep extends pulumi.dynamic.Resource {
+export class HostStep extends DynamicResource {
     /** What the create script printed on stdout (secret when `secretOutput`). */
     declare public readonly stdout: pulumi.Output<string>;
 
@@ -69,7 +70,7 @@ export interface HostUploadArgs {
 }
 
 /** A local file copied to a host; a changed file (by sha256) is copied again. */
-export class HostUpload extends pulumi.dynamic.Resource {
+export class HostUpload extends DynamicResource {
     declare public readonly sha256: pulumi.Output<string>;
 
     constructor(name: string, args: HostUploadArgs, opts?: pulumi.CustomResourceOptions) {

@@ -11,6 +11,7 @@ import { type HostConnection, transportTarget } from "./connection";
 import { targetIdentity, type TransportTarget } from "./runner";
 import { renderScript } from "../render/shell";
 import { runScript } from "./transport";
+import { DynamicResource } from "../dynamic-resource";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -77,7 +78,7 @@ export interface K3sTokenArgs {
 }
 
 /** The k3s join token (secret). Changing `length` makes a new token, which every node would need. */
-export class K3sToken extends pulumi.dynamic.Resource {
+export class K3sToken extends DynamicResource {
     /** The token (secret). */
     declare public readonly result: pulumi.Output<string>;
 

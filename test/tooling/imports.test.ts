@@ -6,7 +6,8 @@
  *   Job) < host (machines: steps, files, units, k3s, BuildKit, host builds) < cluster < platform.ts < index.ts
  *
  * aliases.ts, provider-version.ts and promise-stacks.ts are shared leaves: anyone may import them; they
- * import no component.
+ * import no component. dynamic-resource.ts (the base of every dynamic resource) sits between them and
+ * render: it imports provider-version.ts, and any floor may import it.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -17,6 +18,7 @@ const root = join(__dirname, "..", "..");
 const FLOORS: Record<string, number> = {
     "components/aliases.ts": -1,
     "components/provider-version.ts": -1,
+    "components/dynamic-resource.ts": -0.5,
     "components/promise-stacks.ts": -1,
     "components/render": 0,
     "components/config": 1,
