@@ -4,8 +4,8 @@
  * with that code kept in a cache on disk between runs.
  *
  * Serializing the providers' code is the largest fixed cost of evaluating the program: the SDK walks
- * each provider's functions through the V8 inspector and parses each with the TypeScript compiler,
- * which it loads for that (about 1.5 s of a 100-host evaluation, docs/benchmarks.md). The code only
+ * each provider's functions through the V8 inspector and parses each one's text with the TypeScript
+ * compiler (about 1.5 s of every evaluation, whatever its size: docs/benchmarks.md). The code only
  * changes when one of these changes, which is what the cache key is made of:
  *
  * - the provider's sources: its export name and every program module it loads ({@link sourceDigest},
