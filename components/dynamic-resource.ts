@@ -32,7 +32,8 @@ const SDK_DIR = dirname(require.resolve("@pulumi/pulumi/package.json"));
 /** Where serialized providers are kept: `node_modules/.cache/k3s-buildkit/providers`. */
 export const PROVIDER_CACHE_DIR = join(SDK_DIR, "..", "..", ".cache", "k3s-buildkit", "providers");
 
-const sdkVersion = (): string => (JSON.parse(readFileSync(join(SDK_DIR, "package.json"), "utf8")) as { version: string }).version;
+/** The SDK's version, read once. */
+const SDK_VERSION = (JSON.parse(readFileSync(join(SDK_DIR, "package.json"), "utf8")) as { version: string }).version;
 
 /**
  * Every function among `values` as the serializer sees it: its compiled text, and its own property names
@@ -62,7 +63,7 @@ function exportsOf(m: NodeJS.Module): [string, unknown][] {
 export function providerCacheKey(provider: pulumi.dynamic.ResourceProvider): string | undefined {
     const found = providerSources(provider);
     if (found === undefined) return undefined;
-    const h = createHash("sha256").update(`sdk ${sdkVersion()}\nnode ${process.version}\nsources ${sourceDigest(found)}\n`);
+    const h = createHash("sha256").update(`sdk ${SDK_VERSION}\nnode ${process.version}\nsources ${sourceDigest(found)}\n`);
     for (const m of found.modules) for (const t of functionTexts(exportsOf(m))) h.update(t).update("\n");
     for (const t of functionTexts(Object.entries(provider))) h.update(t).update("\n");
     return h.digest("hex");

@@ -22,7 +22,7 @@ interface DebuggableModule {
 
 const MARK = Symbol.for("k3s-buildkit.skipSdkPromiseStacks");
 
-/** `wrapped` with no stack frames captured while it runs (the limit is restored even when it throws). Pure. */
+/** `wrapped` with no stack frames captured while it runs: `Error.stackTraceLimit` is 0 meanwhile, and restored even when it throws. */
 export function withoutStackFrames<A extends unknown[], R>(wrapped: (...args: A) => R): (...args: A) => R {
     return (...args) => {
         const limit = Error.stackTraceLimit;
